@@ -1,0 +1,73 @@
+//! Analyzers: feature frames in, findings out. No I/O happens here.
+//!
+//! The rules engine runs over the frame of every round in order, and the lifecycle keeps
+//! what has held for each rule's `for`; what is firing after the last round is the advice.
+
+pub mod rules;
+
+use crate::features::RoundFrames;
+use crate::findings::lifecycle::{Active, Lifecycle, State};
+use crate::findings::{Finding, fingerprint};
+use rules::Rule;
+
+/// What one analysis concluded.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    /// Findings firing after the last round.
+    pub firing: Vec<Finding>,
+    /// Findings whose condition holds but not yet for their rule's `for`.
+    pub pending: Vec<Finding>,
+}
+
+/// Evaluates `rules` over the frames of every round, oldest first.
+///
+/// # Errors
+/// A polars error while evaluating, which means a bug (rules are type-checked at load).
+pub fn analyze(
+    rounds: &[RoundFrames],
+    rules: &[Rule],
+) -> Result<Analysis, polars::prelude::PolarsError> {
+    let mut lifecycle = Lifecycle::default();
+    for frames in rounds {
+        let mut active = Vec::new();
+        let mut now_ms = i64::MIN;
+        for frame in frames {
+            if let Some(ts) = frame.f64_column("timestamp_ms") {
+                now_ms =
+                    now_ms.max(ts.into_iter().flatten().fold(i64::MIN, |a, t| a.max(t as i64)));
+            }
+            for m in rules::evaluate(rules, frame)? {
+                let rule = &rules[m.rule];
+                active.push(Active {
+                    finding: Finding {
+                        fingerprint: fingerprint(
+                            &rule.id,
+                            rule.system,
+                            &m.cluster,
+                            m.node.as_deref(),
+                        ),
+                        id: rule.id.clone(),
+                        system: rule.system,
+                        cluster: m.cluster,
+                        node: m.node,
+                        category: rule.category,
+                        severity: rule.severity,
+                        symptom: m.symptom,
+                        evidence: m.evidence,
+                        action: m.action,
+                        docs_url: rule.docs_url.clone(),
+                    },
+                    for_: rule.for_,
+                    keep_firing_for: rule.keep_firing_for,
+                });
+            }
+        }
+        if now_ms != i64::MIN {
+            lifecycle.observe(now_ms, active);
+        }
+    }
+    Ok(Analysis {
+        firing: lifecycle.in_state(State::Firing),
+        pending: lifecycle.in_state(State::Pending),
+    })
+}

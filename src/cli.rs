@@ -1,0 +1,228 @@
+//! The command line: `advise`, `simulate`, `check config`, `check rules`.
+//!
+//! Thin by design: parse arguments, call the library, print, map errors to exit codes.
+
+use crate::analyzers::rules::RuleSet;
+use crate::config::{ClusterConfig, Config, ScrapeConfig, TargetConfig};
+use crate::features::catalog::Catalog;
+use crate::findings::Severity;
+use crate::simulate::{self, EndpointKind, SimServer, SimSpec, Simulator};
+use crate::sinks::report::ReportFormat;
+use crate::{Error, Result, pipeline};
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+/// opsadvisor: the operations expert for Cassandra, Kafka and Elasticsearch.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter for stderr (e.g. `warn`, `opsadvisor=debug`); RUST_LOG also works.
+    #[arg(long, global = true, default_value = "error")]
+    pub log_level: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scrape the clusters, run every check, and print findings.
+    Advise(AdviseArgs),
+    /// Serve simulated clusters on 127.0.0.1 until interrupted.
+    Simulate(SimulateArgs),
+    /// Validate files without running anything.
+    #[command(subcommand)]
+    Check(CheckCommand),
+}
+
+/// `advise` options.
+#[derive(Debug, clap::Args)]
+pub struct AdviseArgs {
+    /// Config file (YAML).
+    #[arg(long, required_unless_present = "demo", conflicts_with = "demo")]
+    pub config: Option<PathBuf>,
+    /// Advise against a built-in simulation (Cassandra, Kafka and Elasticsearch with faults).
+    #[arg(long)]
+    pub demo: bool,
+    /// Seed of the demo simulation.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// Exit 1 when a finding at or above this severity fires.
+    #[arg(long, default_value = "critical")]
+    pub fail_on: Severity,
+}
+
+/// `simulate` options.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Simulation spec (YAML); default: the demo clusters.
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Simulated seconds per wall-clock second.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Simulated history to produce before serving, e.g. `1h`.
+    #[arg(long, default_value = "0s")]
+    pub warmup: String,
+    /// Write an opsadvisor config for the served endpoints to this file.
+    #[arg(long)]
+    pub write_config: Option<PathBuf>,
+}
+
+/// `check` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CheckCommand {
+    /// Validate a config file; every problem is listed with its path.
+    Config {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Validate rule files; problems name file:line and the column or expression.
+    Rules {
+        /// Rule files or directories.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Runs a parsed command; returns the process exit code.
+///
+/// # Errors
+/// Any [`Error`]; `main` prints it and maps it to an exit code.
+pub async fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Advise(args) => advise(args).await,
+        Command::Simulate(args) => simulate(args).await,
+        Command::Check(CheckCommand::Config { file }) => {
+            Config::load(&file)?;
+            println!("{}: OK", file.display());
+            Ok(0)
+        }
+        Command::Check(CheckCommand::Rules { files }) => {
+            let set = RuleSet::load(&files, Catalog::builtin());
+            for e in &set.errors {
+                eprintln!("{e}");
+            }
+            println!("{} rule(s) OK, {} problem(s)", set.rules.len(), set.errors.len());
+            Ok(if set.errors.is_empty() { 0 } else { 2 })
+        }
+    }
+}
+
+async fn advise(args: AdviseArgs) -> Result<u8> {
+    // Keep the simulator alive for the whole run.
+    let (config, _server) = match (&args.config, args.demo) {
+        (Some(path), _) => (Config::load(path)?, None),
+        (None, _) => {
+            let server =
+                simulate::serve(Simulator::new(SimSpec::demo(args.seed))?, DEMO_SPEED).await?;
+            (demo_config(&server), Some(server))
+        }
+    };
+    let rules = pipeline::load_rules(&config, Catalog::builtin());
+    let report = pipeline::advise(&config, &rules).await?;
+    let color = args.format == ReportFormat::Text && std::io::stdout().is_terminal();
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(report.render(args.format, color).as_bytes());
+    let failing = report.findings.iter().any(|f| f.severity >= args.fail_on);
+    Ok(u8::from(failing))
+}
+
+/// Simulated seconds per wall second in the demo: 0.5 s between scrapes is one simulated
+/// minute, so six scrapes cover five minutes of cluster time in three seconds.
+const DEMO_SPEED: f64 = 120.0;
+
+/// An opsadvisor config for the endpoints a simulator serves.
+pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
+    let mut clusters: Vec<ClusterConfig> = Vec::new();
+    for e in &server.endpoints {
+        let idx = match clusters.iter().position(|c| c.name == e.cluster) {
+            Some(i) => i,
+            None => {
+                clusters.push(ClusterConfig {
+                    name: e.cluster.clone(),
+                    system: e.system,
+                    elasticsearch: None,
+                    kafka_exporter: None,
+                    targets: Vec::new(),
+                });
+                clusters.len() - 1
+            }
+        };
+        let c = &mut clusters[idx];
+        match (&e.kind, &e.node) {
+            (EndpointKind::Elasticsearch, _) => c.elasticsearch = Some(e.url.clone()),
+            (EndpointKind::KafkaExporter, _) => c.kafka_exporter = Some(e.url.clone()),
+            (kind, Some(node)) => {
+                let t = match c.targets.iter().position(|t| &t.node == node) {
+                    Some(i) => &mut c.targets[i],
+                    None => {
+                        c.targets.push(TargetConfig {
+                            node: node.clone(),
+                            metrics: None,
+                            node_exporter: None,
+                        });
+                        let last = c.targets.len() - 1;
+                        &mut c.targets[last]
+                    }
+                };
+                match kind {
+                    EndpointKind::Jmx => t.metrics = Some(e.url.clone()),
+                    _ => t.node_exporter = Some(e.url.clone()),
+                }
+            }
+            (_, None) => {}
+        }
+    }
+    Config { scrape, rule_dirs: Vec::new(), clusters }
+}
+
+fn demo_config(server: &SimServer) -> Config {
+    config_for(
+        server,
+        ScrapeConfig {
+            interval: "500ms".into(),
+            timeout: "2s".into(),
+            samples: 6,
+            ..ScrapeConfig::default()
+        },
+    )
+}
+
+async fn simulate(args: SimulateArgs) -> Result<u8> {
+    let spec = match &args.spec {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+            serde_norway::from_str::<SimSpec>(&text)
+                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?
+        }
+        None => SimSpec::demo(args.seed),
+    };
+    if !(args.speed > 0.0 && args.speed.is_finite()) {
+        return Err(Error::Usage(format!("--speed must be a positive number, got {}", args.speed)));
+    }
+    let warmup = crate::config::parse_duration(&args.warmup).map_err(Error::Usage)?;
+    let mut sim = Simulator::new(spec)?;
+    sim.advance(warmup);
+    let server = simulate::serve(sim, args.speed).await?;
+    let config = config_for(&server, ScrapeConfig::default());
+    let yaml = serde_norway::to_string(&config).map_err(|e| Error::Usage(e.to_string()))?;
+    match &args.write_config {
+        Some(path) => std::fs::write(path, &yaml)
+            .map_err(|source| Error::Io { path: path.display().to_string(), source })?,
+        None => println!("{yaml}"),
+    }
+    eprintln!("Serving {} endpoints on 127.0.0.1; Ctrl-C to stop.", server.endpoints.len());
+    let _ = tokio::signal::ctrl_c().await;
+    drop(server);
+    Ok(0)
+}

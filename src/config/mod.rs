@@ -1,0 +1,364 @@
+//! The configuration file: which clusters to advise on, where their metrics are, and how
+//! to scrape them.
+//!
+//! Loading never stops at the first problem: every issue is collected with the path of the
+//! value it concerns (`clusters[1].targets[0].metrics`), so `opsadvisor check config` shows
+//! them all at once. Only this module parses YAML config.
+
+mod duration;
+
+pub use duration::{format_duration, parse_duration};
+
+use crate::System;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigIssue {
+    /// Where in the file, e.g. `clusters[0].targets[2].metrics`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Every problem found in one config file.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {} problem(s):\n{}", issues.len(), issues.iter().map(|i| format!("  {i}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    /// The file that was read.
+    pub file: String,
+    /// The problems, in file order.
+    pub issues: Vec<ConfigIssue>,
+}
+
+/// How targets are scraped during one advise run.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScrapeConfig {
+    /// Time between two scrapes of the same target. Default `15s`.
+    pub interval: String,
+    /// Give up on a target after this long. Default `10s`.
+    pub timeout: String,
+    /// Scrapes per target in one advise run; counters need at least 2. Default `5`.
+    pub samples: usize,
+    /// Largest response body accepted, in bytes. Default 64 MiB.
+    pub max_body_bytes: u64,
+}
+
+impl Default for ScrapeConfig {
+    fn default() -> Self {
+        Self { interval: "15s".into(), timeout: "10s".into(), samples: 5, max_body_bytes: 64 << 20 }
+    }
+}
+
+/// One node and the endpoints that describe it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// Node name as it appears in reports (for Elasticsearch: the ES node name).
+    pub node: String,
+    /// Prometheus exposition of the system itself (JMX exporter for Cassandra/Kafka).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
+    /// node_exporter on the same host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_exporter: Option<String>,
+}
+
+/// One cluster.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Unique name, used in reports and fingerprints.
+    pub name: String,
+    /// `cassandra`, `kafka` or `elasticsearch`.
+    pub system: System,
+    /// Elasticsearch REST API base URL (one node of the cluster is enough).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elasticsearch: Option<String>,
+    /// danielqsj/kafka_exporter `/metrics` URL, for consumer lag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka_exporter: Option<String>,
+    /// The nodes.
+    #[serde(default)]
+    pub targets: Vec<TargetConfig>,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Config {
+    /// Scrape settings.
+    pub scrape: ScrapeConfig,
+    /// Directories (or files) of rule packs, relative to the config file; empty means the
+    /// packs built into the binary.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rule_dirs: Vec<PathBuf>,
+    /// The clusters.
+    pub clusters: Vec<ClusterConfig>,
+}
+
+impl Config {
+    /// Scrape interval, validated at load.
+    pub fn interval(&self) -> Duration {
+        parse_duration(&self.scrape.interval).unwrap_or(Duration::from_secs(15))
+    }
+
+    /// Scrape timeout, validated at load.
+    pub fn timeout(&self) -> Duration {
+        parse_duration(&self.scrape.timeout).unwrap_or(Duration::from_secs(10))
+    }
+
+    /// Reads and validates a config file.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] listing every problem found.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            issues: vec![ConfigIssue { path: "(file)".into(), message: e.to_string() }],
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_yaml(&text, base).map_err(|issues| ConfigError { file, issues })
+    }
+
+    /// Parses and validates YAML text; relative rule dirs resolve against `base`.
+    ///
+    /// # Errors
+    /// Every problem found, with its path.
+    pub fn from_yaml(text: &str, base: &Path) -> Result<Config, Vec<ConfigIssue>> {
+        let mut issues = Vec::new();
+        let root: serde_norway::Value = match serde_norway::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(vec![ConfigIssue { path: "(yaml)".into(), message: e.to_string() }]);
+            }
+        };
+        let mut config = Config::default();
+        let Some(map) = root.as_mapping() else {
+            return Err(vec![ConfigIssue {
+                path: "(root)".into(),
+                message: "expected a mapping with `clusters`".into(),
+            }]);
+        };
+        for (key, value) in map {
+            let key = key.as_str().unwrap_or("?");
+            match key {
+                "scrape" => match serde_norway::from_value::<ScrapeConfig>(value.clone()) {
+                    Ok(s) => config.scrape = s,
+                    Err(e) => issues.push(issue("scrape", e)),
+                },
+                "rule_dirs" => match serde_norway::from_value::<Vec<PathBuf>>(value.clone()) {
+                    Ok(dirs) => config.rule_dirs = dirs.into_iter().map(|d| base.join(d)).collect(),
+                    Err(e) => issues.push(issue("rule_dirs", e)),
+                },
+                "clusters" => match value.as_sequence() {
+                    Some(seq) => {
+                        for (i, c) in seq.iter().enumerate() {
+                            if let Some(c) = cluster(c, &format!("clusters[{i}]"), &mut issues) {
+                                config.clusters.push(c);
+                            }
+                        }
+                    }
+                    None => issues.push(ConfigIssue {
+                        path: "clusters".into(),
+                        message: "expected a list of clusters".into(),
+                    }),
+                },
+                other => issues.push(ConfigIssue {
+                    path: other.into(),
+                    message: "unknown field (expected scrape, rule_dirs or clusters)".into(),
+                }),
+            }
+        }
+        issues.extend(config.validate());
+        if issues.is_empty() { Ok(config) } else { Err(issues) }
+    }
+
+    /// Semantic checks that serde cannot express. Returns every issue.
+    pub fn validate(&self) -> Vec<ConfigIssue> {
+        let mut issues = Vec::new();
+        let mut push = |path: String, message: String| issues.push(ConfigIssue { path, message });
+        for (field, value) in
+            [("scrape.interval", &self.scrape.interval), ("scrape.timeout", &self.scrape.timeout)]
+        {
+            if let Err(e) = parse_duration(value) {
+                push(field.into(), e);
+            }
+        }
+        if self.scrape.samples < 2 {
+            push("scrape.samples".into(), "must be at least 2 so counters become rates".into());
+        }
+        if self.clusters.is_empty() {
+            push("clusters".into(), "no clusters configured".into());
+        }
+        let mut names = BTreeSet::new();
+        for (i, c) in self.clusters.iter().enumerate() {
+            let p = format!("clusters[{i}]");
+            if c.name.trim().is_empty() {
+                push(format!("{p}.name"), "must not be empty".into());
+            } else if !names.insert(c.name.as_str()) {
+                push(format!("{p}.name"), format!("duplicate cluster name '{}'", c.name));
+            }
+            match (c.system, &c.elasticsearch, &c.kafka_exporter) {
+                (System::Elasticsearch, None, _) => push(
+                    format!("{p}.elasticsearch"),
+                    "an elasticsearch cluster needs the REST API URL".into(),
+                ),
+                (s, Some(_), _) if s != System::Elasticsearch => push(
+                    format!("{p}.elasticsearch"),
+                    format!("only for elasticsearch clusters, this one is {}", s.as_str()),
+                ),
+                (s, _, Some(_)) if s != System::Kafka => push(
+                    format!("{p}.kafka_exporter"),
+                    format!("only for kafka clusters, this one is {}", s.as_str()),
+                ),
+                _ => {}
+            }
+            for (field, url) in
+                [("elasticsearch", &c.elasticsearch), ("kafka_exporter", &c.kafka_exporter)]
+            {
+                if let Some(u) = url {
+                    if let Err(e) = check_url(u) {
+                        push(format!("{p}.{field}"), e);
+                    }
+                }
+            }
+            if c.targets.is_empty() && c.elasticsearch.is_none() {
+                push(format!("{p}.targets"), "no targets".into());
+            }
+            let mut nodes = BTreeSet::new();
+            for (j, t) in c.targets.iter().enumerate() {
+                let tp = format!("{p}.targets[{j}]");
+                if !nodes.insert(t.node.as_str()) {
+                    push(format!("{tp}.node"), format!("duplicate node '{}'", t.node));
+                }
+                if t.metrics.is_none() && t.node_exporter.is_none() {
+                    push(tp.clone(), "needs `metrics` or `node_exporter`".into());
+                }
+                if c.system != System::Elasticsearch && t.metrics.is_none() {
+                    push(
+                        format!("{tp}.metrics"),
+                        format!("a {} node needs its exporter URL", c.system.as_str()),
+                    );
+                }
+                for (field, url) in [("metrics", &t.metrics), ("node_exporter", &t.node_exporter)] {
+                    if let Some(u) = url {
+                        if let Err(e) = check_url(u) {
+                            push(format!("{tp}.{field}"), e);
+                        }
+                    }
+                }
+            }
+        }
+        issues
+    }
+}
+
+/// Deserializes one cluster, reading each target on its own so that a problem in one
+/// target is reported with its exact path and does not hide problems in the others.
+fn cluster(
+    value: &serde_norway::Value,
+    path: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<ClusterConfig> {
+    let mut value = value.clone();
+    let raw_targets = value
+        .as_mapping_mut()
+        .and_then(|m| m.remove("targets"))
+        .unwrap_or(serde_norway::Value::Sequence(Vec::new()));
+    let mut targets = Vec::new();
+    match raw_targets.as_sequence() {
+        Some(seq) => {
+            for (j, t) in seq.iter().enumerate() {
+                match serde_norway::from_value::<TargetConfig>(t.clone()) {
+                    Ok(t) => targets.push(t),
+                    Err(e) => issues.push(issue(&format!("{path}.targets[{j}]"), e)),
+                }
+            }
+        }
+        None => issues.push(ConfigIssue {
+            path: format!("{path}.targets"),
+            message: "expected a list of targets".into(),
+        }),
+    }
+    match serde_norway::from_value::<ClusterConfig>(value) {
+        Ok(mut c) => {
+            c.targets = targets;
+            Some(c)
+        }
+        Err(e) => {
+            issues.push(issue(path, e));
+            None
+        }
+    }
+}
+
+fn issue(path: &str, e: serde_norway::Error) -> ConfigIssue {
+    // serde_norway reports "clusters[0].targets[1]: unknown field `x`, expected …" as
+    // "targets[1]: …" relative to the value we handed it.
+    let msg = e.to_string();
+    match msg.split_once(": ") {
+        Some((inner, rest)) if !inner.contains(' ') => {
+            ConfigIssue { path: format!("{path}.{inner}"), message: rest.to_string() }
+        }
+        _ => ConfigIssue { path: path.into(), message: msg },
+    }
+}
+
+fn check_url(u: &str) -> Result<(), String> {
+    match reqwest::Url::parse(u) {
+        Ok(url) if url.scheme() == "http" || url.scheme() == "https" => Ok(()),
+        Ok(url) => Err(format!("unsupported URL scheme '{}' in '{u}'", url.scheme())),
+        Err(e) => Err(format!("invalid URL '{u}': {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let yaml = r#"
+scrape: { interval: 15x, samples: 1 }
+clusters:
+  - name: a
+    system: cassandra
+    targets:
+      - { node: n1, metrics: "ftp://x/metrics" }
+      - { node: n1 }
+  - name: a
+    system: elasticsearch
+    targets: []
+  - name: b
+    system: mongodb
+  - name: c
+    system: kafka
+    targets: [{ node: k1, metrics: "http://k1:7071/metrics", colour: blue }]
+"#;
+        let issues = Config::from_yaml(yaml, Path::new(".")).unwrap_err();
+        let text: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        let has = |p: &str| text.iter().any(|t| t.starts_with(p));
+        assert!(has("clusters[2]"), "{text:#?}"); // unknown system
+        assert!(has("clusters[3].targets[0]"), "{text:#?}"); // unknown field colour
+        assert!(has("scrape.interval"), "{text:#?}");
+        assert!(has("scrape.samples"), "{text:#?}");
+        assert!(has("clusters[0].targets[0].metrics: unsupported URL scheme"), "{text:#?}");
+        assert!(has("clusters[0].targets[1].node: duplicate node"), "{text:#?}");
+        assert!(has("clusters[1].name: duplicate cluster name"), "{text:#?}");
+        assert!(has("clusters[1].elasticsearch"), "{text:#?}");
+    }
+
+    #[test]
+    fn a_minimal_config_loads() {
+        let yaml = "clusters:\n  - name: c\n    system: kafka\n    targets: [{node: b1, metrics: 'http://127.0.0.1:1/metrics'}]\n";
+        let c = Config::from_yaml(yaml, Path::new("/etc/opsadvisor")).unwrap();
+        assert_eq!(c.clusters[0].targets[0].node, "b1");
+        assert_eq!(c.interval(), Duration::from_secs(15));
+    }
+}

@@ -1,0 +1,49 @@
+//! The crate-level error and the exit codes the CLI maps it to.
+
+use crate::config::ConfigError;
+
+/// Everything that can stop an opsadvisor command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config file has problems.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A usage error the CLI found.
+    #[error("{0}")]
+    Usage(String),
+    /// No target could be scraped at all.
+    #[error("no target could be scraped")]
+    NoTargetUp,
+    /// The simulator could not start.
+    #[error("simulator: {0}")]
+    Simulator(#[from] crate::simulate::SimError),
+    /// The HTTP client could not be built.
+    #[error("http client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// Evaluating features or rules failed: a bug, reported as such.
+    #[error("internal error evaluating features or rules: {0}")]
+    Polars(#[from] polars::prelude::PolarsError),
+    /// Reading or writing a file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The process exit code: 2 for usage and config errors, 3 when no target answered,
+    /// 1 for anything else (1 is also "findings at or above --fail-on").
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) | Error::Usage(_) => 2,
+            Error::NoTargetUp => 3,
+            _ => 1,
+        }
+    }
+}

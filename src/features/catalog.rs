@@ -1,0 +1,340 @@
+//! The feature catalogue: which metrics become which feature columns.
+//!
+//! The mapping is data (`catalog.yaml`, compiled into the binary), not code: one feature
+//! lists every exporter dialect's name for the same MBean as alternatives, and the first
+//! alternative a node exposes wins. Adding a dialect or a feature is a YAML edit.
+
+use crate::System;
+use crate::analyzers::rules::expr::{self, Ast};
+use crate::sample::Sample;
+use regex::Regex;
+use serde::Deserialize;
+
+/// The catalogue shipped with opsadvisor.
+pub const BUILTIN: &str = include_str!("catalog.yaml");
+
+/// How values of several matching series combine into one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Agg {
+    /// Sum of all matching series.
+    Sum,
+    /// Largest.
+    Max,
+    /// Smallest.
+    Min,
+    /// Mean.
+    Avg,
+    /// Number of matching series.
+    Count,
+}
+
+/// How a value is read over the scrape window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stat {
+    /// The newest value (gauges).
+    Last,
+    /// Per-second increase of a counter over the window, resets handled as Prometheus does.
+    Rate,
+    /// Least-squares slope per second of a gauge over the window (trends, fill rates).
+    Slope,
+    /// Largest value in the window.
+    Max,
+}
+
+/// Whether a feature describes a node or the whole cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Read from the node's own targets.
+    #[default]
+    Node,
+    /// Read from cluster-wide targets (cluster health, consumer lag); same on every row.
+    Cluster,
+}
+
+/// A series selector: a metric name and label matchers, in PromQL syntax.
+#[derive(Debug, Clone)]
+pub struct Selector {
+    /// Metric name.
+    pub name: String,
+    matchers: Vec<(String, MatchOp, String, Option<Regex>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MatchOp {
+    Eq,
+    Ne,
+    Re,
+    NotRe,
+}
+
+impl Selector {
+    /// Parses `name{label="value",other=~"re.*"}`.
+    ///
+    /// # Errors
+    /// A message naming the problem.
+    pub fn parse(s: &str) -> Result<Selector, String> {
+        let (name, rest) = match s.find('{') {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        };
+        let name = name.trim();
+        if name.is_empty()
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+        {
+            return Err(format!("bad metric name in selector '{s}'"));
+        }
+        let mut matchers = Vec::new();
+        if let Some(rest) = rest {
+            let body = rest.strip_suffix('}').ok_or_else(|| format!("missing '}}' in '{s}'"))?;
+            for part in body.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (label, op, value) = ["=~", "!~", "!=", "="]
+                    .iter()
+                    .find_map(|op| part.split_once(op).map(|(l, v)| (l.trim(), *op, v.trim())))
+                    .ok_or_else(|| format!("bad matcher '{part}' in '{s}'"))?;
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .ok_or_else(|| format!("matcher value must be quoted in '{part}'"))?;
+                let op = match op {
+                    "=" => MatchOp::Eq,
+                    "!=" => MatchOp::Ne,
+                    "=~" => MatchOp::Re,
+                    _ => MatchOp::NotRe,
+                };
+                let re = match op {
+                    MatchOp::Re | MatchOp::NotRe => Some(
+                        Regex::new(&format!("^(?:{value})$"))
+                            .map_err(|e| format!("bad regex in '{part}': {e}"))?,
+                    ),
+                    _ => None,
+                };
+                matchers.push((label.to_string(), op, value.to_string(), re));
+            }
+        }
+        Ok(Selector { name: name.to_string(), matchers })
+    }
+
+    /// Whether `sample` is selected. A missing label matches as the empty string, as in PromQL.
+    pub fn matches(&self, sample: &Sample) -> bool {
+        sample.name == self.name
+            && self.matchers.iter().all(|(label, op, value, re)| {
+                let v = sample.label(label).unwrap_or("");
+                match op {
+                    MatchOp::Eq => v == value,
+                    MatchOp::Ne => v != value,
+                    MatchOp::Re => re.as_ref().is_some_and(|r| r.is_match(v)),
+                    MatchOp::NotRe => re.as_ref().is_some_and(|r| !r.is_match(v)),
+                }
+            })
+    }
+}
+
+/// One base feature: read from samples.
+#[derive(Debug, Clone)]
+pub struct BaseFeature {
+    /// Column name.
+    pub name: String,
+    /// Systems whose frames carry it.
+    pub systems: Vec<System>,
+    /// What it means, with its unit.
+    pub help: String,
+    /// Alternatives, most specific dialect first; the first that matches wins.
+    pub from: Vec<Selector>,
+    /// How matching series combine.
+    pub agg: Agg,
+    /// How the window is read.
+    pub stat: Stat,
+    /// Node or cluster.
+    pub scope: Scope,
+    /// Multiplier applied after aggregation (unit conversion, e.g. 1e-9 for nanoseconds).
+    pub scale: f64,
+}
+
+/// One derived feature: an expression over earlier features.
+#[derive(Debug, Clone)]
+pub struct DerivedFeature {
+    /// Column name.
+    pub name: String,
+    /// Systems whose frames carry it.
+    pub systems: Vec<System>,
+    /// What it means.
+    pub help: String,
+    /// The compiled expression.
+    pub expr: Ast,
+}
+
+/// The parsed catalogue.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    /// Features read from samples.
+    pub base: Vec<BaseFeature>,
+    /// Features computed from others, in dependency order.
+    pub derived: Vec<DerivedFeature>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    features: Vec<RawBase>,
+    #[serde(default)]
+    derived: Vec<RawDerived>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBase {
+    name: String,
+    systems: Vec<System>,
+    help: String,
+    from: Vec<String>,
+    #[serde(default = "default_agg")]
+    agg: Agg,
+    #[serde(default = "default_stat")]
+    stat: Stat,
+    #[serde(default)]
+    scope: Scope,
+    #[serde(default = "one")]
+    scale: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDerived {
+    name: String,
+    systems: Vec<System>,
+    help: String,
+    expr: String,
+}
+
+fn default_agg() -> Agg {
+    Agg::Sum
+}
+fn default_stat() -> Stat {
+    Stat::Last
+}
+fn one() -> f64 {
+    1.0
+}
+
+/// Columns every frame has besides catalogue features; `up` is the share of a node's
+/// targets that answered in the round (0 when the node is down).
+pub const KEY_COLUMNS: [&str; 4] = [expr::CLUSTER_COLUMN, "node", "timestamp_ms", "up"];
+
+impl Catalog {
+    /// Parses and checks a catalogue: selectors parse, names are unique, and every derived
+    /// expression only reads features defined before it for the same systems.
+    ///
+    /// # Errors
+    /// A message naming the feature and the problem.
+    pub fn parse(yaml: &str) -> Result<Catalog, String> {
+        let raw: RawCatalog = serde_norway::from_str(yaml).map_err(|e| e.to_string())?;
+        let mut base = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for f in raw.features {
+            if !seen.insert(f.name.clone()) {
+                return Err(format!("feature '{}' defined twice", f.name));
+            }
+            let from = f
+                .from
+                .iter()
+                .map(|s| Selector::parse(s))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("feature '{}': {e}", f.name))?;
+            base.push(BaseFeature {
+                name: f.name,
+                systems: f.systems,
+                help: f.help,
+                from,
+                agg: f.agg,
+                stat: f.stat,
+                scope: f.scope,
+                scale: f.scale,
+            });
+        }
+        let mut catalog = Catalog { base, derived: Vec::new() };
+        for d in raw.derived {
+            if !seen.insert(d.name.clone()) {
+                return Err(format!("feature '{}' defined twice", d.name));
+            }
+            let ast = expr::parse(&d.expr).map_err(|e| format!("feature '{}': {e}", d.name))?;
+            for &system in &d.systems {
+                let known = |c: &str| catalog.has_column(system, c);
+                ast.check(&known)
+                    .map_err(|e| format!("feature '{}' ({}): {e}", d.name, system.as_str()))?;
+            }
+            catalog.derived.push(DerivedFeature {
+                name: d.name,
+                systems: d.systems,
+                help: d.help,
+                expr: ast,
+            });
+        }
+        Ok(catalog)
+    }
+
+    /// The built-in catalogue.
+    ///
+    /// # Panics
+    /// Never in a released binary: a unit test parses the built-in file.
+    pub fn builtin() -> &'static Catalog {
+        static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+        #[allow(clippy::expect_used)]
+        CATALOG.get_or_init(|| Catalog::parse(BUILTIN).expect("built-in catalog.yaml is valid"))
+    }
+
+    /// Whether frames of `system` have a column `name`.
+    pub fn has_column(&self, system: System, name: &str) -> bool {
+        KEY_COLUMNS.contains(&name) || self.columns(system).any(|c| c == name)
+    }
+
+    /// Feature column names of `system`, base then derived.
+    pub fn columns(&self, system: System) -> impl Iterator<Item = &str> {
+        self.base
+            .iter()
+            .filter(move |f| f.systems.contains(&system))
+            .map(|f| f.name.as_str())
+            .chain(
+                self.derived
+                    .iter()
+                    .filter(move |f| f.systems.contains(&system))
+                    .map(|f| f.name.as_str()),
+            )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_parses_and_every_system_has_features() {
+        let c = Catalog::parse(BUILTIN).unwrap();
+        for s in System::ALL {
+            assert!(c.columns(s).count() > 10, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn selectors_match_like_promql() {
+        let sel =
+            Selector::parse(r#"jvm_gc_collection_seconds_sum{gc=~".*Old.*",area!="x"}"#).unwrap();
+        let s = |gc: &str| {
+            Sample::new("jvm_gc_collection_seconds_sum", vec![("gc".into(), gc.into())], 1.0)
+        };
+        assert!(sel.matches(&s("G1 Old Generation")));
+        assert!(!sel.matches(&s("G1 Young Generation")));
+        assert!(Selector::parse("x{a=b}").is_err());
+        assert!(Selector::parse("x{a=~\"(\"}").is_err());
+    }
+
+    #[test]
+    fn derived_feature_with_unknown_input_is_rejected() {
+        let yaml =
+            "features: []\nderived:\n  - {name: r, systems: [kafka], help: h, expr: 'a / b'}\n";
+        let err = Catalog::parse(yaml).unwrap_err();
+        assert!(err.contains("unknown column 'a'"), "{err}");
+    }
+}

@@ -1,0 +1,350 @@
+//! Sources: fetch what the clusters expose and turn it into samples.
+//!
+//! Every target is scraped once per round, all targets of a round concurrently. A target
+//! that is down, slow, answers non-200, sends too much or sends garbage fails alone: its
+//! error is recorded in its [`TargetHealth`] and every other target's data stands.
+
+pub mod elasticsearch;
+pub mod exposition;
+
+use crate::System;
+use crate::config::Config;
+use crate::sample::Sample;
+use crate::snapshot::{ClusterSnapshot, NodeSnapshot, Point, Snapshot, SourceSeries};
+use futures::future::join_all;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// What a target is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// The system's own Prometheus exposition (JMX exporter).
+    Metrics,
+    /// node_exporter on a node's host.
+    NodeExporter,
+    /// danielqsj/kafka_exporter for a Kafka cluster.
+    KafkaExporter,
+    /// The Elasticsearch REST API of a cluster.
+    Elasticsearch,
+}
+
+/// One endpoint to scrape.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Cluster name.
+    pub cluster: String,
+    /// The cluster's system.
+    pub system: System,
+    /// Node name for node targets.
+    pub node: Option<String>,
+    /// What it is.
+    pub kind: TargetKind,
+    /// The URL, as configured (may hold credentials: print [`redact`]ed).
+    pub url: String,
+}
+
+/// How a target fared in one run. Part of the JSON report.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetHealth {
+    /// Cluster name.
+    pub cluster: String,
+    /// Node name, null for cluster-wide targets.
+    pub node: Option<String>,
+    /// What it is.
+    pub kind: TargetKind,
+    /// URL without credentials or query secrets.
+    pub url: String,
+    /// Whether the last scrape succeeded.
+    pub up: bool,
+    /// Why the last failed scrape failed, if any did.
+    pub error: Option<String>,
+    /// Successful scrapes this run.
+    pub scrapes_ok: usize,
+    /// Failed scrapes this run.
+    pub scrapes_failed: usize,
+}
+
+/// Every target of a config, in config order.
+pub fn targets(config: &Config) -> Vec<Target> {
+    let mut out = Vec::new();
+    for c in &config.clusters {
+        let mut push = |node: Option<&str>, kind, url: &Option<String>| {
+            if let Some(url) = url {
+                out.push(Target {
+                    cluster: c.name.clone(),
+                    system: c.system,
+                    node: node.map(str::to_string),
+                    kind,
+                    url: url.clone(),
+                });
+            }
+        };
+        push(None, TargetKind::Elasticsearch, &c.elasticsearch);
+        push(None, TargetKind::KafkaExporter, &c.kafka_exporter);
+        for t in &c.targets {
+            push(Some(&t.node), TargetKind::Metrics, &t.metrics);
+            push(Some(&t.node), TargetKind::NodeExporter, &t.node_exporter);
+        }
+    }
+    out
+}
+
+/// A URL safe to print: no user, password or query string.
+pub fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.to_string()
+        }
+        Err(_) => "(invalid URL)".into(),
+    }
+}
+
+/// What one scrape of one target produced.
+#[derive(Debug, Clone)]
+enum Scraped {
+    /// A node or cluster-wide exposition.
+    Points(Point),
+    /// Elasticsearch: cluster-level samples plus per-node samples keyed by ES node name.
+    Es { cluster: Point, nodes: BTreeMap<String, Point> },
+}
+
+/// The HTTP client every source uses: timeouts, gzip and a User-Agent.
+///
+/// # Errors
+/// If the TLS backend cannot initialise.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("opsadvisor/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Scrapes every target `config.scrape.samples` times, `interval` apart.
+pub async fn collect(config: &Config, client: &reqwest::Client) -> (Snapshot, Vec<TargetHealth>) {
+    let targets = targets(config);
+    let rounds = config.scrape.samples;
+    let max_body = config.scrape.max_body_bytes;
+    let mut results: Vec<Vec<Result<Scraped, String>>> = vec![Vec::new(); targets.len()];
+    for round in 0..rounds {
+        let started = Instant::now();
+        let round_results = join_all(targets.iter().map(|t| scrape(client, t, max_body))).await;
+        for (i, r) in round_results.into_iter().enumerate() {
+            if let Err(e) = &r {
+                tracing::warn!(cluster = %targets[i].cluster, url = %redact(&targets[i].url), error = %e, "Scrape failed.");
+            }
+            results[i].push(r);
+        }
+        if round + 1 < rounds {
+            tokio::time::sleep_until((started + config.interval()).into()).await;
+        }
+    }
+    let health = targets
+        .iter()
+        .zip(&results)
+        .map(|(t, rs)| TargetHealth {
+            cluster: t.cluster.clone(),
+            node: t.node.clone(),
+            kind: t.kind,
+            url: redact(&t.url),
+            up: rs.last().is_some_and(Result::is_ok),
+            error: rs.iter().rev().find_map(|r| r.as_ref().err().cloned()),
+            scrapes_ok: rs.iter().filter(|r| r.is_ok()).count(),
+            scrapes_failed: rs.iter().filter(|r| r.is_err()).count(),
+        })
+        .collect();
+    (assemble(config, &targets, results, rounds), health)
+}
+
+/// Arranges per-target results into the cluster/node snapshot.
+fn assemble(
+    config: &Config,
+    targets: &[Target],
+    results: Vec<Vec<Result<Scraped, String>>>,
+    rounds: usize,
+) -> Snapshot {
+    let mut clusters = Vec::new();
+    for c in &config.clusters {
+        let mut nodes: Vec<NodeSnapshot> = c
+            .targets
+            .iter()
+            .map(|t| NodeSnapshot { name: t.node.clone(), sources: Vec::new() })
+            .collect();
+        let mut cluster_sources = Vec::new();
+        for (t, rs) in targets.iter().zip(&results).filter(|(t, _)| t.cluster == c.name) {
+            let source = redact(&t.url);
+            match t.kind {
+                TargetKind::Elasticsearch => {
+                    let mut cluster_points = Vec::new();
+                    let mut per_node: BTreeMap<String, Vec<Option<Point>>> = BTreeMap::new();
+                    for (round, r) in rs.iter().enumerate() {
+                        match r {
+                            Ok(Scraped::Es { cluster, nodes: es_nodes }) => {
+                                cluster_points.push(Some(cluster.clone()));
+                                for (name, p) in es_nodes {
+                                    per_node
+                                        .entry(name.clone())
+                                        .or_insert_with(|| vec![None; rounds])[round] =
+                                        Some(p.clone());
+                                }
+                            }
+                            _ => cluster_points.push(None),
+                        }
+                    }
+                    cluster_sources
+                        .push(SourceSeries { source: source.clone(), points: cluster_points });
+                    for (name, points) in per_node {
+                        let series = SourceSeries { source: source.clone(), points };
+                        match nodes.iter_mut().find(|n| n.name == name) {
+                            Some(n) => n.sources.push(series),
+                            None => nodes.push(NodeSnapshot { name, sources: vec![series] }),
+                        }
+                    }
+                }
+                _ => {
+                    let points = rs
+                        .iter()
+                        .map(|r| match r {
+                            Ok(Scraped::Points(p)) => Some(p.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    let series = SourceSeries { source, points };
+                    match t.node.as_deref().and_then(|n| nodes.iter_mut().find(|x| x.name == n)) {
+                        Some(node) => node.sources.push(series),
+                        None => cluster_sources.push(series),
+                    }
+                }
+            }
+        }
+        clusters.push(ClusterSnapshot {
+            name: c.name.clone(),
+            system: c.system,
+            nodes,
+            cluster_sources,
+        });
+    }
+    Snapshot { rounds, clusters }
+}
+
+async fn scrape(
+    client: &reqwest::Client,
+    target: &Target,
+    max_body: u64,
+) -> Result<Scraped, String> {
+    match target.kind {
+        TargetKind::Elasticsearch => scrape_es(client, &target.url, max_body).await,
+        _ => {
+            let (content_type, body) =
+                fetch(client, &target.url, exposition::ACCEPT_HEADER, max_body).await?;
+            let format = exposition::detect_format(content_type.as_deref(), &body);
+            let parsed =
+                exposition::parse(&body, format).map_err(|e| format!("invalid exposition: {e}"))?;
+            let timestamp_ms = parsed
+                .samples
+                .iter()
+                .filter_map(|s| s.timestamp_ms)
+                .max()
+                .unwrap_or_else(crate::clock::now_ms);
+            Ok(Scraped::Points(Point { timestamp_ms, samples: parsed.samples }))
+        }
+    }
+}
+
+async fn scrape_es(client: &reqwest::Client, base: &str, max_body: u64) -> Result<Scraped, String> {
+    let base = base.trim_end_matches('/');
+    let fetches = elasticsearch::ENDPOINTS.iter().map(|(key, path)| async move {
+        (*key, fetch(client, &format!("{base}{path}"), "application/json", max_body).await)
+    });
+    let mut responses = elasticsearch::EsResponses::default();
+    let mut errors = Vec::new();
+    for (key, r) in join_all(fetches).await {
+        match r {
+            Ok((_, body)) => {
+                let text = String::from_utf8_lossy(&body).into_owned();
+                match key {
+                    "info" => responses.info = Some(text),
+                    "health" => responses.health = Some(text),
+                    "nodes_stats" => responses.nodes_stats = Some(text),
+                    "settings" => responses.settings = Some(text),
+                    "shards" => responses.shards = Some(text),
+                    _ => {}
+                }
+            }
+            Err(e) => errors.push(format!("{key}: {e}")),
+        }
+    }
+    if responses.nodes_stats.is_none() && responses.health.is_none() {
+        return Err(errors.join("; "));
+    }
+    let converted = elasticsearch::convert(&responses);
+    for e in &converted.errors {
+        tracing::warn!(url = %redact(base), error = %e, "Elasticsearch response not understood.");
+    }
+    let timestamp_ms = converted.timestamp_ms.unwrap_or_else(crate::clock::now_ms);
+    let mut cluster = Vec::new();
+    let mut nodes: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
+    for s in converted.samples {
+        match s.label("name").map(str::to_string) {
+            Some(name) => nodes.entry(name).or_default().push(s),
+            None => cluster.push(s),
+        }
+    }
+    let point = |samples| Point { timestamp_ms, samples };
+    Ok(Scraped::Es {
+        cluster: point(cluster),
+        nodes: nodes.into_iter().map(|(k, v)| (k, point(v))).collect(),
+    })
+}
+
+/// GETs `url`; returns the Content-Type and at most `max_body` bytes of body.
+async fn fetch(
+    client: &reqwest::Client,
+    url: &str,
+    accept: &str,
+    max_body: u64,
+) -> Result<(Option<String>, Vec<u8>), String> {
+    let describe = |e: reqwest::Error| {
+        if e.is_timeout() {
+            "timeout".to_string()
+        } else if e.is_connect() {
+            let mut msg = "connection failed".to_string();
+            let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg = format!("connection failed: {s}");
+                src = s.source();
+            }
+            msg
+        } else if e.is_decode() || e.is_body() {
+            format!("reading body: {e}")
+        } else {
+            e.without_url().to_string()
+        }
+    };
+    let mut resp = client.get(url).header("Accept", accept).send().await.map_err(describe)?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(format!("HTTP {}", status.as_u16()));
+    }
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if resp.content_length().is_some_and(|n| n > max_body) {
+        return Err(format!("body larger than {max_body} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(describe)? {
+        if body.len() as u64 + chunk.len() as u64 > max_body {
+            return Err(format!("body larger than {max_body} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((content_type, body))
+}

@@ -1,0 +1,150 @@
+//! A bad target costs only itself: down, slow, non-200 and garbage targets are reported
+//! with their reason while the good target's findings are unchanged.
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use opsadvisor::config::Config;
+use opsadvisor::pipeline;
+use std::path::Path;
+use std::time::Duration;
+
+/// A Cassandra node whose compaction backlog grows: a real exposition with HELP/TYPE.
+fn good_exposition() -> String {
+    "# HELP cassandra_compaction_pendingtasks Pending compactions\n\
+     # TYPE cassandra_compaction_pendingtasks gauge\n\
+     cassandra_compaction_pendingtasks 250\n\
+     # TYPE jvm_memory_used_bytes gauge\n\
+     jvm_memory_used_bytes{area=\"heap\"} 1e9\n\
+     jvm_memory_max_bytes{area=\"heap\"} 8e9\n"
+        .to_string()
+}
+
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}/metrics")
+}
+
+async fn refused_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}/metrics")
+}
+
+fn config(urls: &[(&str, &str)], rules: &Path) -> Config {
+    let mut yaml = format!(
+        "scrape: {{ interval: 100ms, timeout: 300ms, samples: 3 }}\nrule_dirs: ['{}']\nclusters:\n  - name: c\n    system: cassandra\n    targets:\n",
+        rules.display()
+    );
+    for (node, url) in urls {
+        yaml.push_str(&format!("      - {{ node: {node}, metrics: '{url}' }}\n"));
+    }
+    Config::from_yaml(&yaml, Path::new("/")).unwrap()
+}
+
+fn rules_dir() -> tempdir::Dir {
+    let dir = tempdir::Dir::new("bad_targets");
+    std::fs::write(
+        dir.path().join("r.yaml"),
+        "groups:\n- name: g\n  system: cassandra\n  rules:\n  - id: backlog\n    expr: pending_compactions > 100\n    severity: warning\n    category: tuning\n    annotations: {symptom: '{{ pending_compactions }} pending on {{ node }}', action: a}\n",
+    )
+    .unwrap();
+    dir
+}
+
+mod tempdir {
+    //! A directory removed on drop, without a dependency for it.
+    pub struct Dir(std::path::PathBuf);
+    impl Dir {
+        pub fn new(tag: &str) -> Dir {
+            let p = std::env::temp_dir().join(format!("opsadvisor-{tag}-{}", std::process::id()));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_targets_are_reported_and_the_good_one_still_advises() {
+    let good = serve(Router::new().route("/metrics", get(|| async { good_exposition() }))).await;
+    let error = serve(
+        Router::new()
+            .route("/metrics", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down") })),
+    )
+    .await;
+    let garbage =
+        serve(Router::new().route("/metrics", get(|| async { "this is { not an exposition\n" })))
+            .await;
+    let invalid_utf8 =
+        serve(Router::new().route("/metrics", get(|| async { vec![0xffu8, 0xfe, b'\n'] }))).await;
+    let slow = serve(Router::new().route(
+        "/metrics",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            good_exposition()
+        }),
+    ))
+    .await;
+    let refused = refused_url().await;
+    let rules = rules_dir();
+
+    let alone = config(&[("good", &good)], rules.path());
+    let rules_alone =
+        pipeline::load_rules(&alone, opsadvisor::features::catalog::Catalog::builtin());
+    assert!(rules_alone.errors.is_empty(), "{:?}", rules_alone.errors);
+    let baseline = pipeline::advise(&alone, &rules_alone).await.unwrap();
+
+    let mixed = config(
+        &[
+            ("good", &good),
+            ("error", &error),
+            ("garbage", &garbage),
+            ("utf8", &invalid_utf8),
+            ("slow", &slow),
+            ("refused", &refused),
+        ],
+        rules.path(),
+    );
+    let report = pipeline::advise(&mixed, &rules_alone).await.unwrap();
+
+    assert_eq!(
+        report.findings, baseline.findings,
+        "bad targets changed the good target's findings"
+    );
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].node.as_deref(), Some("good"));
+    assert_eq!(report.findings[0].symptom, "250 pending on good");
+
+    let reason = |node: &str| {
+        let t = report.targets.iter().find(|t| t.node.as_deref() == Some(node)).unwrap();
+        assert!(!t.up, "{node} should be down");
+        assert_eq!(t.scrapes_failed, 3);
+        t.error.clone().unwrap()
+    };
+    assert_eq!(reason("error"), "HTTP 503");
+    assert!(reason("garbage").starts_with("invalid exposition: line 1"), "{}", reason("garbage"));
+    assert!(reason("utf8").starts_with("invalid exposition: line 1"), "{}", reason("utf8"));
+    assert_eq!(reason("slow"), "timeout");
+    assert!(reason("refused").starts_with("connection failed"), "{}", reason("refused"));
+    assert!(report.targets.iter().find(|t| t.node.as_deref() == Some("good")).unwrap().up);
+}
+
+#[tokio::test]
+async fn no_target_up_is_its_own_error() {
+    let rules = rules_dir();
+    let cfg = config(&[("a", &refused_url().await)], rules.path());
+    let set = pipeline::load_rules(&cfg, opsadvisor::features::catalog::Catalog::builtin());
+    let err = pipeline::advise(&cfg, &set).await.unwrap_err();
+    assert_eq!(err.exit_code(), 3);
+}

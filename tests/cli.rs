@@ -1,0 +1,87 @@
+//! The binary as a user runs it: exit codes and messages.
+
+use std::process::Command;
+
+fn opsadvisor(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_opsadvisor")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("opsadvisor-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn check_config_lists_every_problem_and_exits_2() {
+    let p = temp_file(
+        "bad.yaml",
+        "scrape: { timeout: soon }\nclusters:\n  - name: a\n    system: kafka\n    targets: [{ node: b1, metrics: 'not a url' }, { node: b2, metrics: 'http://x:1/m', colour: red }]\n",
+    );
+    let (code, _, err) = opsadvisor(&["check", "config", p.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("scrape.timeout: invalid duration 'soon'"), "{err}");
+    assert!(err.contains("clusters[0].targets[0].metrics: invalid URL"), "{err}");
+    assert!(err.contains("clusters[0].targets[1]: unknown field `colour`"), "{err}");
+}
+
+#[test]
+fn check_config_accepts_a_good_file() {
+    let p = temp_file(
+        "good.yaml",
+        "clusters:\n  - name: a\n    system: kafka\n    targets: [{ node: b1, metrics: 'http://10.0.0.1:7071/metrics' }]\n",
+    );
+    let (code, out, err) = opsadvisor(&["check", "config", p.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("OK"));
+}
+
+#[test]
+fn check_rules_passes_the_shipped_packs_and_names_file_line_for_bad_ones() {
+    let (code, out, err) =
+        opsadvisor(&["check", "rules", concat!(env!("CARGO_MANIFEST_DIR"), "/rules")]);
+    assert_eq!(code, 0, "{out}{err}");
+    let bad = temp_file(
+        "bad_rules.yaml",
+        "groups:\n- name: g\n  system: cassandra\n  rules:\n  - id: x\n    expr: pending_compactoins > 1\n    severity: warning\n    category: tuning\n    annotations: {symptom: s, action: a}\n",
+    );
+    let (code, _, err) = opsadvisor(&["check", "rules", bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            "bad_rules.yaml:5: rule x: expr (cassandra): unknown column 'pending_compactoins'"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn advise_exits_3_when_no_target_answers() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let p = temp_file(
+        "down.yaml",
+        &format!(
+            "scrape: {{ interval: 10ms, timeout: 200ms, samples: 2 }}\nclusters:\n  - name: a\n    system: kafka\n    targets: [{{ node: b1, metrics: 'http://{addr}/metrics' }}]\n"
+        ),
+    );
+    let (code, _, err) = opsadvisor(&["advise", "--config", p.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("no target could be scraped"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let (code, _, _) = opsadvisor(&["advise"]);
+    assert_eq!(code, 2);
+    let (code, _, _) = opsadvisor(&["advise", "--demo", "--format", "yaml"]);
+    assert_eq!(code, 2);
+}
