@@ -2,7 +2,7 @@
 //!
 //! Thin by design: parse arguments, call the library, print, map errors to exit codes.
 
-use crate::analyzers::rules::RuleSet;
+use crate::analyzers::rules::{self, RuleSet};
 use crate::config::{ClusterConfig, Config, ScrapeConfig, TargetConfig};
 use crate::features::catalog::Catalog;
 use crate::findings::Severity;
@@ -35,6 +35,20 @@ pub enum Command {
     /// Validate files without running anything.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Run unit tests.
+    #[command(subcommand)]
+    Test(TestCommand),
+}
+
+/// `test` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Run rule unit tests (`promtool test rules` format): files, or directories of `*.test.yaml`.
+    Rules {
+        /// Test files or directories.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// `advise` options.
@@ -106,6 +120,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             println!("{}: OK", file.display());
             Ok(0)
         }
+        Command::Test(TestCommand::Rules { files }) => test_rules(&files),
         Command::Check(CheckCommand::Rules { files }) => {
             let set = RuleSet::load(&files, Catalog::builtin());
             for e in &set.errors {
@@ -115,6 +130,36 @@ pub async fn run(cli: Cli) -> Result<u8> {
             Ok(if set.errors.is_empty() { 0 } else { 2 })
         }
     }
+}
+
+fn test_rules(paths: &[PathBuf]) -> Result<u8> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(p).map_err(|source| Error::Io { path: p.display().to_string(), source })?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(std::result::Result::ok)
+                .map(|e| e.path())
+                .filter(|f| f.to_string_lossy().ends_with(".test.yaml"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for f in &files {
+        let r = rules::unittest::run_file(f, Catalog::builtin());
+        for msg in &r.failures {
+            eprintln!("FAILED {msg}");
+        }
+        println!("{}: {} passed, {} failed", f.display(), r.passed, r.failures.len());
+        passed += r.passed;
+        failed += r.failures.len();
+    }
+    println!("rule tests: {passed} passed, {failed} failed");
+    Ok(u8::from(failed > 0 || files.is_empty()))
 }
 
 async fn advise(args: AdviseArgs) -> Result<u8> {

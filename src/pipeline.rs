@@ -10,7 +10,7 @@ use crate::{Error, Result};
 
 /// How far back rates and slopes look: the whole run, capped at 10 minutes of data time,
 /// like a `[10m]` range in PromQL.
-const MAX_WINDOW_MS: i64 = 10 * 60 * 1000;
+pub const MAX_WINDOW_MS: i64 = 10 * 60 * 1000;
 
 /// Loads the rules a config asks for: its `rule_dirs`, or the built-in packs.
 pub fn load_rules(config: &Config, catalog: &Catalog) -> RuleSet {

@@ -8,6 +8,7 @@
 
 pub mod expr;
 pub mod template;
+pub mod unittest;
 
 use crate::System;
 use crate::config::parse_duration;
