@@ -47,3 +47,14 @@ fn the_shipped_packs_on_disk_are_the_builtin_ones() {
     let ids = |s: &RuleSet| s.rules.iter().map(|r| (r.id.clone(), r.system)).collect::<std::collections::BTreeSet<_>>();
     assert_eq!(ids(&builtin), ids(&on_disk));
 }
+
+#[test]
+fn docs_checks_md_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/checks.md");
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    let generated = opsadvisor::cli::list_checks(opsadvisor::cli::ListFormat::Markdown);
+    assert!(
+        on_disk == generated,
+        "docs/checks.md is stale: run `cargo run -- list checks --format markdown > docs/checks.md`"
+    );
+}
