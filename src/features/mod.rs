@@ -117,6 +117,49 @@ fn frame(
     Ok(FeatureFrame { system, df: lazy.collect()? })
 }
 
+/// A frame of `rows` nodes spread over `clusters` clusters, with derived features computed:
+/// the input of the rules benchmark and of tests that need a big frame without scraping.
+/// Healthy rows have every base feature at 0 (nothing pending, nothing dropped); a share
+/// `anomalous` of rows gets deterministic pseudo-random values in 0..1000 instead, so about
+/// that share of nodes trips rules, as on a real fleet.
+///
+/// # Errors
+/// A polars error from the derived expressions (a catalogue bug).
+pub fn synthetic_frame(
+    system: System,
+    rows: usize,
+    clusters: usize,
+    anomalous: f64,
+    catalog: &Catalog,
+) -> Result<FeatureFrame, PolarsError> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        // xorshift64*: fast, deterministic, good enough for filler values.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let clusters = clusters.max(1);
+    let mut columns = vec![
+        Column::new("cluster".into(), (0..rows).map(|i| format!("c{}", i % clusters)).collect::<Vec<_>>()),
+        Column::new("node".into(), (0..rows).map(|i| format!("n{i}")).collect::<Vec<_>>()),
+        Column::new("timestamp_ms".into(), vec![Some(0i64); rows]),
+        Column::new("up".into(), vec![1.0f64; rows]),
+    ];
+    let every = if anomalous > 0.0 { (1.0 / anomalous).round().max(1.0) as usize } else { usize::MAX };
+    for f in catalog.base.iter().filter(|f| f.systems.contains(&system)) {
+        let v: Vec<Option<f64>> =
+            (0..rows).map(|i| Some(if i % every == 0 { next() * 1000.0 } else { 0.0 })).collect();
+        columns.push(Column::new(f.name.as_str().into(), v));
+    }
+    let mut lazy = DataFrame::new_infer_height(columns)?.lazy();
+    for d in catalog.derived.iter().filter(|d| d.systems.contains(&system)) {
+        lazy = lazy.with_column(d.expr.to_polars().alias(d.name.as_str()));
+    }
+    Ok(FeatureFrame { system, df: lazy.collect()? })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

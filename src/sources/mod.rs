@@ -290,7 +290,8 @@ async fn scrape_es(client: &reqwest::Client, base: &str, max_body: u64) -> Resul
     let mut cluster = Vec::new();
     let mut nodes: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
     for s in converted.samples {
-        match s.label("name").map(str::to_string) {
+        // Node metrics carry the ES node name in `name`; the shards collector uses `node`.
+        match s.label("name").or_else(|| s.label("node")).map(str::to_string) {
             Some(name) => nodes.entry(name).or_default().push(s),
             None => cluster.push(s),
         }

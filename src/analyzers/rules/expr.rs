@@ -580,9 +580,12 @@ impl Ast {
                     BinOp::Add => a + b,
                     BinOp::Sub => a - b,
                     BinOp::Mul => a * b,
-                    // Division by zero is "no value", not ±inf: a ratio with a zero
-                    // denominator has nothing to say.
-                    BinOp::Div => when(b.clone().eq(lit(0.0))).then(lit(f64::NAN)).otherwise(a / b),
+                    // Division by zero is "no value" (null), not ±inf or NaN: a ratio with a
+                    // zero denominator has nothing to say, and polars orders NaN above every
+                    // number, so `NaN > 0.9` would be true where PromQL says false.
+                    BinOp::Div => when(b.clone().eq(lit(0.0)))
+                        .then(lit(polars::prelude::NULL).cast(polars::prelude::DataType::Float64))
+                        .otherwise(a / b),
                     BinOp::Mod => a % b,
                     BinOp::Eq => a.eq(b),
                     BinOp::Ne => a.neq(b),
@@ -722,6 +725,18 @@ mod tests {
         let err = parse("a and b > 1").unwrap().check(&known).unwrap_err();
         assert!(err.contains("needs a Bool operand"), "{err}");
         assert!(parse("max(a)").unwrap().check(&known).is_err());
+    }
+
+    #[test]
+    fn division_by_zero_is_missing_so_comparisons_with_it_are_false() {
+        use polars::prelude::{DataFrame, IntoLazy, df};
+        let frame: DataFrame = df!("a" => [1.0, 0.0], "b" => [0.0, 0.0]).unwrap();
+        let known = |c: &str| c == "a" || c == "b";
+        let ast = parse("1 - a / b > 0.9 or a / b < 1").unwrap();
+        assert_eq!(ast.check(&known), Ok(Type::Bool));
+        let out = frame.lazy().select([ast.to_polars().fill_null(false).alias("x")]).collect().unwrap();
+        let x: Vec<Option<bool>> = out.column("x").unwrap().bool().unwrap().iter().collect();
+        assert_eq!(x, [Some(false), Some(false)]);
     }
 
     #[test]

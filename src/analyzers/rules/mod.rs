@@ -369,30 +369,30 @@ pub fn evaluate(
     let nodes = out.str_column("node").unwrap_or_default();
     let ts = out.f64_column("timestamp_ms").unwrap_or_default();
     let mut matches = Vec::new();
+    // Columns are read only at firing rows: on a healthy fleet that is a handful of rows,
+    // so the cost stays with the vectorised pass above.
+    let f64_col = |name: String| -> Result<polars::prelude::Float64Chunked, polars::prelude::PolarsError> {
+        Ok(out.df.column(&name)?.f64()?.clone())
+    };
+    let value_at = |c: &polars::prelude::Float64Chunked, row: usize| c.get(row).filter(|v| !v.is_nan());
     for (i, thresholds) in plan {
         let rule = &rules[i];
         let fired = out.df.column(&format!("r{i}"))?.bool()?.clone();
-        let ev_cols: Vec<Vec<Option<f64>>> = (0..thresholds.len())
-            .map(|k| out.f64_column(&format!("r{i}e{k}")).unwrap_or_default())
-            .collect();
-        let tpl_count = rule
-            .symptom
-            .iter()
-            .chain(&rule.action)
-            .filter(|p| matches!(p, Part::Value(..)))
-            .count();
-        let tpl_cols: Vec<Vec<Option<f64>>> = (0..tpl_count)
-            .map(|k| out.f64_column(&format!("r{i}t{k}")).unwrap_or_default())
-            .collect();
+        let firing_rows: Vec<usize> =
+            fired.iter().enumerate().filter(|(_, v)| *v == Some(true)).map(|(row, _)| row).collect();
+        if firing_rows.is_empty() {
+            continue;
+        }
+        let ev_cols = (0..thresholds.len()).map(|k| f64_col(format!("r{i}e{k}"))).collect::<Result<Vec<_>, _>>()?;
+        let tpl_count =
+            rule.symptom.iter().chain(&rule.action).filter(|p| matches!(p, Part::Value(..))).count();
+        let tpl_cols = (0..tpl_count).map(|k| f64_col(format!("r{i}t{k}"))).collect::<Result<Vec<_>, _>>()?;
         let mut clusters_done = std::collections::BTreeSet::new();
-        for row in 0..out.height() {
-            if fired.get(row) != Some(true) {
-                continue;
-            }
+        for row in firing_rows {
             if rule.scope == RuleScope::Cluster && !clusters_done.insert(clusters[row].clone()) {
                 continue;
             }
-            let mut values = tpl_cols.iter().map(|c| c[row]);
+            let mut values = tpl_cols.iter().map(|c| value_at(c, row));
             let mut render = |parts: &[Part]| {
                 parts
                     .iter()
@@ -400,9 +400,7 @@ pub fn evaluate(
                         Part::Text(t) => t.clone(),
                         Part::Key(k) if k == "node" => nodes[row].clone(),
                         Part::Key(_) => clusters[row].clone(),
-                        Part::Value(_, fmt) => {
-                            template::format_value(values.next().flatten(), *fmt)
-                        }
+                        Part::Value(_, fmt) => template::format_value(values.next().flatten(), *fmt),
                     })
                     .collect::<String>()
             };
@@ -413,7 +411,7 @@ pub fn evaluate(
                 .zip(&ev_cols)
                 .map(|((lhs, op, n), c)| Evidence {
                     feature: lhs.to_string(),
-                    value: c[row],
+                    value: value_at(c, row),
                     op: op_str(*op).into(),
                     threshold: *n,
                 })
