@@ -142,12 +142,16 @@ pub fn synthetic_frame(
     };
     let clusters = clusters.max(1);
     let mut columns = vec![
-        Column::new("cluster".into(), (0..rows).map(|i| format!("c{}", i % clusters)).collect::<Vec<_>>()),
+        Column::new(
+            "cluster".into(),
+            (0..rows).map(|i| format!("c{}", i % clusters)).collect::<Vec<_>>(),
+        ),
         Column::new("node".into(), (0..rows).map(|i| format!("n{i}")).collect::<Vec<_>>()),
         Column::new("timestamp_ms".into(), vec![Some(0i64); rows]),
         Column::new("up".into(), vec![1.0f64; rows]),
     ];
-    let every = if anomalous > 0.0 { (1.0 / anomalous).round().max(1.0) as usize } else { usize::MAX };
+    let every =
+        if anomalous > 0.0 { (1.0 / anomalous).round().max(1.0) as usize } else { usize::MAX };
     for f in catalog.base.iter().filter(|f| f.systems.contains(&system)) {
         let v: Vec<Option<f64>> =
             (0..rows).map(|i| Some(if i % every == 0 { next() * 1000.0 } else { 0.0 })).collect();
