@@ -15,8 +15,11 @@ use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {
     let catalog = Catalog::builtin();
-    let shipped: Vec<rules::Rule> =
-        RuleSet::builtin(catalog).rules.into_iter().filter(|r| r.system == System::Cassandra).collect();
+    let shipped: Vec<rules::Rule> = RuleSet::builtin(catalog)
+        .rules
+        .into_iter()
+        .filter(|r| r.system == System::Cassandra)
+        .collect();
     let rules: Vec<rules::Rule> = (0..300)
         .map(|i| {
             let mut r = shipped[i % shipped.len()].clone();
@@ -31,7 +34,11 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(rules::evaluate(&rules, &frame).expect("evaluate")))
     });
     group.bench_function("build_frame_peer", |b| {
-        b.iter(|| black_box(synthetic_frame(System::Cassandra, 10_000, 100, 0.01, catalog).expect("frame")))
+        b.iter(|| {
+            black_box(
+                synthetic_frame(System::Cassandra, 10_000, 100, 0.01, catalog).expect("frame"),
+            )
+        })
     });
     group.finish();
 }

@@ -207,7 +207,8 @@ fn test_rules(paths: &[PathBuf]) -> Result<u8> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let entries = std::fs::read_dir(p).map_err(|source| Error::Io { path: p.display().to_string(), source })?;
+            let entries = std::fs::read_dir(p)
+                .map_err(|source| Error::Io { path: p.display().to_string(), source })?;
             let mut found: Vec<PathBuf> = entries
                 .filter_map(std::result::Result::ok)
                 .map(|e| e.path())

@@ -23,6 +23,9 @@ pub enum Error {
     /// Evaluating features or rules failed: a bug, reported as such.
     #[error("internal error evaluating features or rules: {0}")]
     Polars(#[from] polars::prelude::PolarsError),
+    /// A bug: a worker task panicked.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Reading or writing a file.
     #[error("{path}: {source}")]
     Io {

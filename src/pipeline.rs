@@ -1,10 +1,12 @@
 //! One `advise` run: collect → extract → analyze → report.
 
-use crate::analyzers::{self, rules::RuleSet};
+use crate::analyzers::{self, rules::Rule, rules::RuleSet};
 use crate::config::Config;
 use crate::features::{self, catalog::Catalog};
+use crate::findings::Finding;
 use crate::findings::sort_for_report;
 use crate::sinks::report::Report;
+use crate::snapshot::Snapshot;
 use crate::sources;
 use crate::{Error, Result};
 
@@ -31,12 +33,22 @@ pub async fn advise(config: &Config, rules: &RuleSet) -> Result<Report> {
     if !targets.iter().any(|t| t.scrapes_ok > 0) {
         return Err(Error::NoTargetUp);
     }
-    let rounds = features::extract(&snapshot, Catalog::builtin(), MAX_WINDOW_MS)?;
-    let mut findings = analyzers::analyze(&rounds, &rules.rules)?.firing;
+    let mut findings = evaluate(snapshot, rules.rules.clone()).await?;
     sort_for_report(&mut findings);
     Ok(Report {
         targets,
         findings,
         rule_errors: rules.errors.iter().map(ToString::to_string).collect(),
     })
+}
+
+/// Features and rules are CPU work (and polars may block): run them on a blocking thread so
+/// the async runtime, whichever flavour the caller uses, keeps serving.
+async fn evaluate(snapshot: Snapshot, rules: Vec<Rule>) -> Result<Vec<Finding>> {
+    tokio::task::spawn_blocking(move || -> Result<Vec<Finding>> {
+        let rounds = features::extract(&snapshot, Catalog::builtin(), MAX_WINDOW_MS)?;
+        Ok(analyzers::analyze(&rounds, &rules)?.firing)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("evaluation task failed: {e}")))?
 }

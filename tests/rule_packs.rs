@@ -42,9 +42,12 @@ fn every_shipped_rule_is_tested_firing_and_quiet() {
 #[test]
 fn the_shipped_packs_on_disk_are_the_builtin_ones() {
     let builtin = RuleSet::builtin(Catalog::builtin());
-    let on_disk = RuleSet::load(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")], Catalog::builtin());
+    let on_disk =
+        RuleSet::load(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")], Catalog::builtin());
     assert!(on_disk.errors.is_empty(), "{:?}", on_disk.errors);
-    let ids = |s: &RuleSet| s.rules.iter().map(|r| (r.id.clone(), r.system)).collect::<std::collections::BTreeSet<_>>();
+    let ids = |s: &RuleSet| {
+        s.rules.iter().map(|r| (r.id.clone(), r.system)).collect::<std::collections::BTreeSet<_>>()
+    };
     assert_eq!(ids(&builtin), ids(&on_disk));
 }
 

@@ -91,8 +91,8 @@ pub struct Evidence {
     pub value: Option<f64>,
     /// The comparison operator of the rule (`>`, `<=`, …).
     pub op: String,
-    /// The threshold it was compared with.
-    pub threshold: f64,
+    /// The threshold it was compared with, evaluated on this node (null when missing).
+    pub threshold: Option<f64>,
 }
 
 /// One piece of advice. The JSON field names are a public contract (README "JSON output").

@@ -180,7 +180,7 @@ fn evidence_text(e: &crate::findings::Evidence) -> String {
         crate::analyzers::rules::template::Format::Number,
     );
     let t = crate::analyzers::rules::template::format_value(
-        Some(e.threshold),
+        e.threshold,
         crate::analyzers::rules::template::Format::Number,
     );
     format!("{} = {v} ({} {t})", e.feature, e.op)

@@ -547,19 +547,19 @@ impl Ast {
         }
     }
 
-    /// The comparisons `<expr> op <number>` in the expression: what a finding cites as
-    /// evidence ("pending_compactions 312 > 100").
-    pub fn thresholds(&self) -> Vec<(&Ast, BinOp, f64)> {
+    /// The comparisons in the expression, as (measured side, operator, threshold side): what
+    /// a finding cites as evidence ("pending_compactions 312 > 100"). A literal is always
+    /// the threshold; when neither side is literal, the left side is the measurement and the
+    /// right side is evaluated per row (`x > 5 * cluster_min(x)`).
+    pub fn thresholds(&self) -> Vec<(&Ast, BinOp, &Ast)> {
         let mut out = Vec::new();
         self.walk(&mut |a| {
             if let Ast::Binary(op, lhs, rhs) = a {
                 if op.is_comparison() {
                     match (&**lhs, &**rhs) {
-                        (l, Ast::Num(n)) if !matches!(l, Ast::Num(_)) => out.push((l, *op, *n)),
-                        (Ast::Num(n), r) if !matches!(r, Ast::Num(_)) => {
-                            out.push((r, flip(*op), *n));
-                        }
-                        _ => {}
+                        (Ast::Num(_), Ast::Num(_)) => {}
+                        (Ast::Num(_), r) => out.push((r, flip(*op), &**lhs)),
+                        (l, r) => out.push((l, *op, r)),
                     }
                 }
             }
@@ -734,7 +734,8 @@ mod tests {
         let known = |c: &str| c == "a" || c == "b";
         let ast = parse("1 - a / b > 0.9 or a / b < 1").unwrap();
         assert_eq!(ast.check(&known), Ok(Type::Bool));
-        let out = frame.lazy().select([ast.to_polars().fill_null(false).alias("x")]).collect().unwrap();
+        let out =
+            frame.lazy().select([ast.to_polars().fill_null(false).alias("x")]).collect().unwrap();
         let x: Vec<Option<bool>> = out.column("x").unwrap().bool().unwrap().iter().collect();
         assert_eq!(x, [Some(false), Some(false)]);
     }
@@ -745,5 +746,9 @@ mod tests {
         let t: Vec<String> =
             ast.thresholds().iter().map(|(l, op, n)| format!("{l} {} {n}", op.as_str())).collect();
         assert_eq!(t, ["heap_used_ratio > 0.85", "gc_time_ratio > 0.05"]);
+        let ast = parse("a > 5 * max(b, 1)").unwrap();
+        let t: Vec<String> =
+            ast.thresholds().iter().map(|(l, op, n)| format!("{l} {} {n}", op.as_str())).collect();
+        assert_eq!(t, ["a > 5 * max(b, 1)"]);
     }
 }

@@ -15,7 +15,7 @@ use crate::config::parse_duration;
 use crate::features::FeatureFrame;
 use crate::features::catalog::Catalog;
 use crate::findings::{Category, Evidence, Severity};
-use expr::{Ast, BinOp};
+use expr::Ast;
 use polars::prelude::{DataType, Expr, IntoLazy, col};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -348,8 +348,9 @@ pub fn evaluate(
     for (i, rule) in rules.iter().enumerate().filter(|(_, r)| r.system == frame.system) {
         exprs.push(rule.expr.to_polars().fill_null(false).alias(format!("r{i}")));
         let thresholds = rule.expr.thresholds();
-        for (k, (lhs, ..)) in thresholds.iter().enumerate() {
+        for (k, (lhs, _, rhs)) in thresholds.iter().enumerate() {
             exprs.push(lhs.to_polars().cast(DataType::Float64).alias(format!("r{i}e{k}")));
+            exprs.push(rhs.to_polars().cast(DataType::Float64).alias(format!("r{i}h{k}")));
         }
         let mut n = 0;
         for part in rule.symptom.iter().chain(&rule.action) {
@@ -371,22 +372,35 @@ pub fn evaluate(
     let mut matches = Vec::new();
     // Columns are read only at firing rows: on a healthy fleet that is a handful of rows,
     // so the cost stays with the vectorised pass above.
-    let f64_col = |name: String| -> Result<polars::prelude::Float64Chunked, polars::prelude::PolarsError> {
-        Ok(out.df.column(&name)?.f64()?.clone())
-    };
-    let value_at = |c: &polars::prelude::Float64Chunked, row: usize| c.get(row).filter(|v| !v.is_nan());
+    let f64_col =
+        |name: String| -> Result<polars::prelude::Float64Chunked, polars::prelude::PolarsError> {
+            Ok(out.df.column(&name)?.f64()?.clone())
+        };
+    let value_at =
+        |c: &polars::prelude::Float64Chunked, row: usize| c.get(row).filter(|v| !v.is_nan());
     for (i, thresholds) in plan {
         let rule = &rules[i];
         let fired = out.df.column(&format!("r{i}"))?.bool()?.clone();
-        let firing_rows: Vec<usize> =
-            fired.iter().enumerate().filter(|(_, v)| *v == Some(true)).map(|(row, _)| row).collect();
+        let firing_rows: Vec<usize> = fired
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| *v == Some(true))
+            .map(|(row, _)| row)
+            .collect();
         if firing_rows.is_empty() {
             continue;
         }
-        let ev_cols = (0..thresholds.len()).map(|k| f64_col(format!("r{i}e{k}"))).collect::<Result<Vec<_>, _>>()?;
-        let tpl_count =
-            rule.symptom.iter().chain(&rule.action).filter(|p| matches!(p, Part::Value(..))).count();
-        let tpl_cols = (0..tpl_count).map(|k| f64_col(format!("r{i}t{k}"))).collect::<Result<Vec<_>, _>>()?;
+        let ev_cols = (0..thresholds.len())
+            .map(|k| Ok((f64_col(format!("r{i}e{k}"))?, f64_col(format!("r{i}h{k}"))?)))
+            .collect::<Result<Vec<_>, polars::prelude::PolarsError>>()?;
+        let tpl_count = rule
+            .symptom
+            .iter()
+            .chain(&rule.action)
+            .filter(|p| matches!(p, Part::Value(..)))
+            .count();
+        let tpl_cols =
+            (0..tpl_count).map(|k| f64_col(format!("r{i}t{k}"))).collect::<Result<Vec<_>, _>>()?;
         let mut clusters_done = std::collections::BTreeSet::new();
         for row in firing_rows {
             if rule.scope == RuleScope::Cluster && !clusters_done.insert(clusters[row].clone()) {
@@ -400,7 +414,9 @@ pub fn evaluate(
                         Part::Text(t) => t.clone(),
                         Part::Key(k) if k == "node" => nodes[row].clone(),
                         Part::Key(_) => clusters[row].clone(),
-                        Part::Value(_, fmt) => template::format_value(values.next().flatten(), *fmt),
+                        Part::Value(_, fmt) => {
+                            template::format_value(values.next().flatten(), *fmt)
+                        }
                     })
                     .collect::<String>()
             };
@@ -409,11 +425,11 @@ pub fn evaluate(
             let evidence = thresholds
                 .iter()
                 .zip(&ev_cols)
-                .map(|((lhs, op, n), c)| Evidence {
+                .map(|((lhs, op, _), (value, threshold))| Evidence {
                     feature: lhs.to_string(),
-                    value: value_at(c, row),
-                    op: op_str(*op).into(),
-                    threshold: *n,
+                    value: value_at(value, row),
+                    op: op.as_str().into(),
+                    threshold: value_at(threshold, row),
                 })
                 .collect();
             matches.push(Match {
@@ -428,10 +444,6 @@ pub fn evaluate(
         }
     }
     Ok(matches)
-}
-
-fn op_str(op: BinOp) -> &'static str {
-    op.as_str()
 }
 
 /// The rule packs shipped in `rules/`, compiled into the binary so `advise --demo` works

@@ -109,7 +109,9 @@ pub fn expand_values(text: &str) -> Result<Vec<Option<f64>>, String> {
     let mut out = Vec::new();
     for tok in text.split_whitespace() {
         let (head, times) = match tok.split_once('x') {
-            Some((h, n)) => (h, Some(n.parse::<usize>().map_err(|_| format!("bad repeat count in '{tok}'"))?)),
+            Some((h, n)) => {
+                (h, Some(n.parse::<usize>().map_err(|_| format!("bad repeat count in '{tok}'"))?))
+            }
             None => (tok, None),
         };
         if head == "_" {
@@ -117,18 +119,21 @@ pub fn expand_values(text: &str) -> Result<Vec<Option<f64>>, String> {
             continue;
         }
         // Split `a+b` / `a-b`, skipping a leading sign and exponent signs.
-        let split = head
-            .char_indices()
-            .skip(1)
-            .find(|&(i, c)| (c == '+' || c == '-') && !matches!(head.as_bytes()[i - 1], b'e' | b'E'));
+        let split = head.char_indices().skip(1).find(|&(i, c)| {
+            (c == '+' || c == '-') && !matches!(head.as_bytes()[i - 1], b'e' | b'E')
+        });
         let (start, step) = match split {
-            Some((i, _)) => (&head[..i], head[i..].parse::<f64>().map_err(|_| format!("bad step in '{tok}'"))?),
+            Some((i, _)) => {
+                (&head[..i], head[i..].parse::<f64>().map_err(|_| format!("bad step in '{tok}'"))?)
+            }
             None => (head, 0.0),
         };
         let start: f64 = parse_value(start).ok_or_else(|| format!("bad value in '{tok}'"))?;
         match times {
             Some(n) => out.extend((0..=n).map(|k| Some(start + step * k as f64))),
-            None if split.is_some() => return Err(format!("'{tok}' needs a repeat count (e.g. {tok}x10)")),
+            None if split.is_some() => {
+                return Err(format!("'{tok}' needs a repeat count (e.g. {tok}x10)"));
+            }
             None => out.push(Some(start)),
         }
     }
@@ -151,7 +156,11 @@ fn parse_series(s: &str) -> Result<(String, Vec<(String, String)>), String> {
     let body = rest.trim_end().strip_suffix('}').unwrap_or(rest);
     for part in body.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').ok_or_else(|| format!("bad label '{part}' in '{s}'"))?;
-        let v = v.trim().strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(|| format!("unquoted label value in '{s}'"))?;
+        let v = v
+            .trim()
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .ok_or_else(|| format!("unquoted label value in '{s}'"))?;
         labels.push((k.trim().to_string(), v.to_string()));
     }
     Ok((name.trim().to_string(), labels))
@@ -172,12 +181,14 @@ pub fn run_file(path: &Path, catalog: &Catalog) -> TestReport {
         }
     };
     let base = path.parent().unwrap_or(Path::new("."));
-    let rules = RuleSet::load(&file.rule_files.iter().map(|f| base.join(f)).collect::<Vec<_>>(), catalog);
+    let rules =
+        RuleSet::load(&file.rule_files.iter().map(|f| base.join(f)).collect::<Vec<_>>(), catalog);
     for e in &rules.errors {
         report.failures.push(format!("{name}: {e}"));
     }
     for (i, group) in file.tests.iter().enumerate() {
-        let label = format!("{name}: {}", group.name.clone().unwrap_or_else(|| format!("test #{}", i + 1)));
+        let label =
+            format!("{name}: {}", group.name.clone().unwrap_or_else(|| format!("test #{}", i + 1)));
         if let Err(e) = run_group(group, &rules.rules, catalog, &label, &mut report) {
             report.failures.push(format!("{label}: {e}"));
         }
@@ -185,7 +196,13 @@ pub fn run_file(path: &Path, catalog: &Catalog) -> TestReport {
     report
 }
 
-fn run_group(g: &TestGroup, rules: &[Rule], catalog: &Catalog, label: &str, report: &mut TestReport) -> Result<(), String> {
+fn run_group(
+    g: &TestGroup,
+    rules: &[Rule],
+    catalog: &Catalog,
+    label: &str,
+    report: &mut TestReport,
+) -> Result<(), String> {
     let interval_ms = parse_duration(&g.interval)?.as_millis() as i64;
     if interval_ms == 0 {
         return Err("interval must be positive".into());
@@ -198,7 +215,8 @@ fn run_group(g: &TestGroup, rules: &[Rule], catalog: &Catalog, label: &str, repo
         let take = |labels: &mut Vec<(String, String)>, key: &str| {
             labels.iter().position(|(k, _)| k == key).map(|i| labels.remove(i).1)
         };
-        let cluster = take(&mut labels, "cluster").ok_or_else(|| format!("series '{}' needs a cluster label", s.series))?;
+        let cluster = take(&mut labels, "cluster")
+            .ok_or_else(|| format!("series '{}' needs a cluster label", s.series))?;
         // A series without a `node` label is cluster-wide (cluster health, consumer lag).
         let node = take(&mut labels, "node").unwrap_or_default();
         let values = expand_values(&s.values)?;
@@ -238,10 +256,16 @@ fn run_group(g: &TestGroup, rules: &[Rule], catalog: &Catalog, label: &str, repo
                 })
                 .collect(),
         };
-        let frames = features::extract(&snapshot, catalog, crate::pipeline::MAX_WINDOW_MS).map_err(|e| e.to_string())?;
-        let selected: Vec<Rule> = rules.iter().filter(|r| r.id == t.alertname && r.system == g.system).cloned().collect();
+        let frames = features::extract(&snapshot, catalog, crate::pipeline::MAX_WINDOW_MS)
+            .map_err(|e| e.to_string())?;
+        let selected: Vec<Rule> =
+            rules.iter().filter(|r| r.id == t.alertname && r.system == g.system).cloned().collect();
         if selected.is_empty() {
-            return Err(format!("no {} rule '{}' in the rule files", g.system.as_str(), t.alertname));
+            return Err(format!(
+                "no {} rule '{}' in the rule files",
+                g.system.as_str(),
+                t.alertname
+            ));
         }
         let firing = super::super::analyze(&frames, &selected).map_err(|e| e.to_string())?.firing;
         let got: Vec<BTreeMap<String, String>> = firing
@@ -279,7 +303,10 @@ fn run_group(g: &TestGroup, rules: &[Rule], catalog: &Catalog, label: &str, repo
                         t.alertname,
                         exp.exp_labels,
                         exp.exp_annotations,
-                        firing.iter().map(|f| (f.node.clone(), f.symptom.clone())).collect::<Vec<_>>()
+                        firing
+                            .iter()
+                            .map(|f| (f.node.clone(), f.symptom.clone()))
+                            .collect::<Vec<_>>()
                     ));
                 }
             }
@@ -330,7 +357,10 @@ mod tests {
     #[test]
     fn expanding_notation_matches_promtool() {
         assert_eq!(expand_values("1+2x3").unwrap(), [Some(1.0), Some(3.0), Some(5.0), Some(7.0)]);
-        assert_eq!(expand_values("10-1x2 _ 4").unwrap(), [Some(10.0), Some(9.0), Some(8.0), None, Some(4.0)]);
+        assert_eq!(
+            expand_values("10-1x2 _ 4").unwrap(),
+            [Some(10.0), Some(9.0), Some(8.0), None, Some(4.0)]
+        );
         assert_eq!(expand_values("5x2").unwrap(), [Some(5.0); 3]);
         assert_eq!(expand_values("_x2 1e3").unwrap(), [None, None, Some(1000.0)]);
         assert_eq!(expand_values("-1+1x1").unwrap(), [Some(-1.0), Some(0.0)]);
