@@ -1,6 +1,8 @@
 //! A bad target costs only itself: down, slow, non-200 and garbage targets are reported
 //! with their reason while the good target's findings are unchanged.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -57,14 +59,14 @@ fn rules_dir() -> tempdir::Dir {
 
 mod tempdir {
     //! A directory removed on drop, without a dependency for it.
-    pub struct Dir(std::path::PathBuf);
+    pub(crate) struct Dir(std::path::PathBuf);
     impl Dir {
-        pub fn new(tag: &str) -> Dir {
+        pub(crate) fn new(tag: &str) -> Dir {
             let p = std::env::temp_dir().join(format!("opsadvisor-{tag}-{}", std::process::id()));
             std::fs::create_dir_all(&p).unwrap();
             Dir(p)
         }
-        pub fn path(&self) -> &std::path::Path {
+        pub(crate) fn path(&self) -> &std::path::Path {
             &self.0
         }
     }

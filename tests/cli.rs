@@ -1,5 +1,7 @@
 //! The binary as a user runs it: exit codes and messages.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use std::process::Command;
 
 fn opsadvisor(args: &[&str]) -> (i32, String, String) {

@@ -3,6 +3,8 @@
 //! unrelated at warning or above. A healthy cluster of each system yields nothing at warning
 //! or above.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use opsadvisor::System;
 use opsadvisor::cli::config_for;
 use opsadvisor::config::ScrapeConfig;

@@ -6,6 +6,8 @@
 //! Fixtures are read from `../shared/fixtures/real/elasticsearch_exporter`; when that
 //! directory is absent every fixture test prints a note and passes.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

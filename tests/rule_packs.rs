@@ -1,6 +1,8 @@
 //! The shipped rule packs: they load cleanly, their unit tests pass, and every rule has a
 //! test where it fires and one where it stays quiet.
 
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
 use opsadvisor::analyzers::rules::{RuleSet, unittest};
 use opsadvisor::features::catalog::Catalog;
 use std::collections::BTreeMap;

@@ -222,10 +222,10 @@ impl Config {
             for (field, url) in
                 [("elasticsearch", &c.elasticsearch), ("kafka_exporter", &c.kafka_exporter)]
             {
-                if let Some(u) = url {
-                    if let Err(e) = check_url(u) {
-                        push(format!("{p}.{field}"), e);
-                    }
+                if let Some(u) = url
+                    && let Err(e) = check_url(u)
+                {
+                    push(format!("{p}.{field}"), e);
                 }
             }
             if c.targets.is_empty() && c.elasticsearch.is_none() {
@@ -247,10 +247,10 @@ impl Config {
                     );
                 }
                 for (field, url) in [("metrics", &t.metrics), ("node_exporter", &t.node_exporter)] {
-                    if let Some(u) = url {
-                        if let Err(e) = check_url(u) {
-                            push(format!("{tp}.{field}"), e);
-                        }
+                    if let Some(u) = url
+                        && let Err(e) = check_url(u)
+                    {
+                        push(format!("{tp}.{field}"), e);
                     }
                 }
             }

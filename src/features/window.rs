@@ -177,15 +177,15 @@ mod tests {
     #[test]
     fn rate_needs_two_points_and_respects_the_window() {
         let s = series(&[(0, 0.0), (10_000, 100.0), (20_000, 300.0)]);
-        assert_eq!(evaluate(&feature(Stat::Rate), &[s.clone()], 0, 60_000), None);
+        assert_eq!(evaluate(&feature(Stat::Rate), std::slice::from_ref(&s), 0, 60_000), None);
         assert_eq!(evaluate(&feature(Stat::Rate), &[s], 2, 10_000), Some(20.0));
     }
 
     #[test]
     fn slope_last_and_max_read_gauges() {
         let s = series(&[(0, 10.0), (1_000, 12.0), (2_000, 14.0)]);
-        assert_eq!(evaluate(&feature(Stat::Slope), &[s.clone()], 2, 60_000), Some(2.0));
-        assert_eq!(evaluate(&feature(Stat::Last), &[s.clone()], 1, 60_000), Some(12.0));
+        assert_eq!(evaluate(&feature(Stat::Slope), std::slice::from_ref(&s), 2, 60_000), Some(2.0));
+        assert_eq!(evaluate(&feature(Stat::Last), std::slice::from_ref(&s), 1, 60_000), Some(12.0));
         assert_eq!(evaluate(&feature(Stat::Max), &[s], 2, 60_000), Some(14.0));
     }
 

@@ -525,10 +525,10 @@ impl Ast {
     pub fn columns(&self) -> Vec<&str> {
         let mut out = Vec::new();
         self.walk(&mut |a| {
-            if let Ast::Column(c) = a {
-                if !out.contains(&c.as_str()) {
-                    out.push(c.as_str());
-                }
+            if let Ast::Column(c) = a
+                && !out.contains(&c.as_str())
+            {
+                out.push(c.as_str());
             }
         });
         out
@@ -554,13 +554,13 @@ impl Ast {
     pub fn thresholds(&self) -> Vec<(&Ast, BinOp, &Ast)> {
         let mut out = Vec::new();
         self.walk(&mut |a| {
-            if let Ast::Binary(op, lhs, rhs) = a {
-                if op.is_comparison() {
-                    match (&**lhs, &**rhs) {
-                        (Ast::Num(_), Ast::Num(_)) => {}
-                        (Ast::Num(_), r) => out.push((r, flip(*op), &**lhs)),
-                        (l, r) => out.push((l, *op, r)),
-                    }
+            if let Ast::Binary(op, lhs, rhs) = a
+                && op.is_comparison()
+            {
+                match (&**lhs, &**rhs) {
+                    (Ast::Num(_), Ast::Num(_)) => {}
+                    (Ast::Num(_), r) => out.push((r, flip(*op), &**lhs)),
+                    (l, r) => out.push((l, *op, r)),
                 }
             }
         });
