@@ -87,3 +87,57 @@ fn usage_errors_exit_2() {
     let (code, _, _) = opsadvisor(&["advise", "--demo", "--format", "yaml"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn demo_json_report_follows_the_schema_and_finds_the_injected_faults() {
+    let (code, out, err) =
+        opsadvisor(&["advise", "--demo", "--format", "json", "--fail-on", "warning"]);
+    // The demo injects warning-level faults, so --fail-on warning must exit 1.
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let targets = v["targets"].as_array().unwrap();
+    assert!(targets.len() >= 10);
+    assert!(targets.iter().all(|t| t["up"] == true), "{targets:#?}");
+    let findings = v["findings"].as_array().unwrap();
+    let fields = [
+        "id",
+        "fingerprint",
+        "system",
+        "cluster",
+        "node",
+        "category",
+        "severity",
+        "symptom",
+        "evidence",
+        "action",
+        "docs_url",
+    ];
+    for f in findings {
+        let keys: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), fields.len(), "{keys:?}");
+        for k in fields {
+            assert!(keys.contains(&k), "finding lacks {k}: {f}");
+        }
+        assert_eq!(f["fingerprint"].as_str().unwrap().len(), 16);
+    }
+    let found = |id: &str, node: Option<&str>| {
+        findings.iter().any(|f| f["id"] == id && f["node"].as_str() == node)
+    };
+    assert!(found("cassandra_compaction_backlog", Some("cass-prod-3")), "{out}");
+    assert!(found("kafka_consumer_lag_growing", None), "{out}");
+    assert!(found("es_disk_low_watermark", Some("es-logs-2")), "{out}");
+    // The default --fail-on critical passes on warnings only.
+    let (code, out, _) = opsadvisor(&["advise", "--demo"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("cassandra / cass-prod") && out.contains("WARNING"), "{out}");
+    assert!(!out.contains('\x1b'), "colour codes on a pipe");
+}
+
+#[test]
+fn demo_markdown_report_groups_by_cluster() {
+    let (code, out, err) = opsadvisor(&["advise", "--demo", "--format", "markdown"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("# opsadvisor advise"), "{out}");
+    assert!(out.contains("## kafka / kafka-prod"), "{out}");
+    assert!(out.contains("- **WARNING** `es_disk_low_watermark`"), "{out}");
+}
