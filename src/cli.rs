@@ -139,7 +139,12 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Advise(args) => advise(args).await,
         Command::Simulate(args) => simulate(args).await,
         Command::Check(CheckCommand::Config { file }) => {
-            Config::load(&file)?;
+            let config = Config::load(&file)?;
+            // Check ids and threshold overrides must match the rules that will run.
+            let rules = pipeline::load_rules(&config, Catalog::builtin());
+            pipeline::customize(&config, rules.rules).map_err(|issues| {
+                crate::config::ConfigError { file: file.display().to_string(), issues }
+            })?;
             println!("{}: OK", file.display());
             Ok(0)
         }
@@ -245,7 +250,12 @@ async fn advise(args: AdviseArgs) -> Result<u8> {
         }
     };
     let rules = pipeline::load_rules(&config, Catalog::builtin());
-    let report = pipeline::advise(&config, &rules).await?;
+    let report = pipeline::advise(&config, &rules).await.map_err(|e| match (e, &args.config) {
+        (Error::ConfigIssues(issues), Some(path)) => {
+            Error::Config(crate::config::ConfigError { file: path.display().to_string(), issues })
+        }
+        (e, _) => e,
+    })?;
     let color = args.format == ReportFormat::Text && std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(report.render(args.format, color).as_bytes());
@@ -270,6 +280,8 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
                     elasticsearch: None,
                     kafka_exporter: None,
                     targets: Vec::new(),
+                    disabled_checks: Vec::new(),
+                    thresholds: Default::default(),
                 });
                 clusters.len() - 1
             }
@@ -299,7 +311,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
             (_, None) => {}
         }
     }
-    Config { scrape, rule_dirs: Vec::new(), clusters }
+    Config { scrape, rule_dirs: Vec::new(), clusters, checks: Default::default() }
 }
 
 fn demo_config(server: &SimServer) -> Config {

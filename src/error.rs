@@ -8,6 +8,9 @@ pub enum Error {
     /// The config file has problems.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The config does not fit the rules (unknown check id, override of a missing threshold).
+    #[error("config: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    ConfigIssues(Vec<crate::config::ConfigIssue>),
     /// A usage error the CLI found.
     #[error("{0}")]
     Usage(String),
@@ -44,7 +47,7 @@ impl Error {
     /// 1 for anything else (1 is also "findings at or above --fail-on").
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Usage(_) => 2,
+            Error::Config(_) | Error::ConfigIssues(_) | Error::Usage(_) => 2,
             Error::NoTargetUp => 3,
             _ => 1,
         }

@@ -1,11 +1,11 @@
 //! One `advise` run: collect → extract → analyze → report.
 
 use crate::analyzers::{self, rules::Rule, rules::RuleSet};
-use crate::config::Config;
+use crate::config::{Config, ConfigIssue, parse_utc_timestamp};
 use crate::features::{self, catalog::Catalog};
 use crate::findings::Finding;
 use crate::findings::sort_for_report;
-use crate::sinks::report::Report;
+use crate::sinks::report::{Report, SnoozedFinding};
 use crate::snapshot::Snapshot;
 use crate::sources;
 use crate::{Error, Result};
@@ -28,16 +28,19 @@ pub fn load_rules(config: &Config, catalog: &Catalog) -> RuleSet {
 /// # Errors
 /// [`Error::NoTargetUp`] when no target answered at all; an internal polars error.
 pub async fn advise(config: &Config, rules: &RuleSet) -> Result<Report> {
+    let customized = customize(config, rules.rules.clone()).map_err(Error::ConfigIssues)?;
     let client = sources::http_client(config.timeout())?;
     let (snapshot, targets) = sources::collect(config, &client).await;
     if !targets.iter().any(|t| t.scrapes_ok > 0) {
         return Err(Error::NoTargetUp);
     }
-    let mut findings = evaluate(snapshot, rules.rules.clone()).await?;
+    let findings = evaluate(snapshot, customized).await?;
+    let (mut findings, snoozed) = suppress(config, findings, crate::clock::now_ms());
     sort_for_report(&mut findings);
     Ok(Report {
         targets,
         findings,
+        snoozed,
         rule_errors: rules.errors.iter().map(ToString::to_string).collect(),
     })
 }
@@ -51,4 +54,97 @@ async fn evaluate(snapshot: Snapshot, rules: Vec<Rule>) -> Result<Vec<Finding>> 
     })
     .await
     .map_err(|e| Error::Internal(format!("evaluation task failed: {e}")))?
+}
+
+/// Applies the config's control over checks to `rules`: globally disabled checks are
+/// removed and per-cluster thresholds replace the numbers in the rules' comparisons.
+///
+/// # Errors
+/// Every check id the rules do not have and every override that matches no comparison.
+pub fn customize(config: &Config, mut rules: Vec<Rule>) -> Result<Vec<Rule>, Vec<ConfigIssue>> {
+    let mut issues = Vec::new();
+    let ids: std::collections::BTreeSet<String> = rules.iter().map(|r| r.id.clone()).collect();
+    let known = |id: &str| ids.contains(id);
+    for (i, id) in config.checks.disabled.iter().enumerate() {
+        if !known(id) {
+            issues.push(ConfigIssue {
+                path: format!("checks.disabled[{i}]"),
+                message: format!("unknown check '{id}'"),
+            });
+        }
+    }
+    for (ci, c) in config.clusters.iter().enumerate() {
+        for (i, id) in c.disabled_checks.iter().enumerate() {
+            if !known(id) {
+                issues.push(ConfigIssue {
+                    path: format!("clusters[{ci}].disabled_checks[{i}]"),
+                    message: format!("unknown check '{id}'"),
+                });
+            }
+        }
+        for (id, overrides) in &c.thresholds {
+            let path = format!("clusters[{ci}].thresholds.{id}");
+            if !rules.iter().any(|r| r.id == *id && r.system == c.system) {
+                issues.push(ConfigIssue {
+                    path,
+                    message: format!("no {} check '{id}'", c.system.as_str()),
+                });
+                continue;
+            }
+            for (measured, value) in overrides {
+                let mut changed = 0;
+                for r in rules.iter_mut().filter(|r| r.id == *id && r.system == c.system) {
+                    changed += r.expr.with_threshold_overrides(measured, &c.name, *value);
+                }
+                if changed == 0 {
+                    let rule = rules.iter().find(|r| r.id == *id);
+                    issues.push(ConfigIssue {
+                        path: format!("{path}.{measured}"),
+                        message: format!(
+                            "'{measured}' is not compared with a number in {id} (expr: {})",
+                            rule.map_or("", |r| r.expr_text.as_str())
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    rules.retain(|r| !config.checks.disabled.contains(&r.id));
+    if issues.is_empty() { Ok(rules) } else { Err(issues) }
+}
+
+/// Drops findings of checks disabled for their cluster, and snoozed findings whose snooze
+/// has not expired at `now_ms`. Returns the kept findings and the snoozed ones.
+pub fn suppress(
+    config: &Config,
+    findings: Vec<Finding>,
+    now_ms: i64,
+) -> (Vec<Finding>, Vec<SnoozedFinding>) {
+    let mut kept = Vec::new();
+    let mut snoozed = Vec::new();
+    for f in findings {
+        let disabled = config
+            .clusters
+            .iter()
+            .any(|c| c.name == f.cluster && c.disabled_checks.contains(&f.id));
+        if disabled {
+            continue;
+        }
+        let snooze = config.checks.snoozed.iter().find(|s| {
+            s.fingerprint.eq_ignore_ascii_case(&f.fingerprint)
+                && parse_utc_timestamp(&s.until).is_ok_and(|until| until > now_ms)
+        });
+        match snooze {
+            Some(s) => snoozed.push(SnoozedFinding {
+                fingerprint: f.fingerprint,
+                id: f.id,
+                cluster: f.cluster,
+                node: f.node,
+                until: s.until.clone(),
+                reason: s.reason.clone(),
+            }),
+            None => kept.push(f),
+        }
+    }
+    (kept, snoozed)
 }

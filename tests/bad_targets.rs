@@ -11,6 +11,9 @@ use opsadvisor::pipeline;
 use std::path::Path;
 use std::time::Duration;
 
+mod common;
+use common::{TempDir, refused_url, serve};
+
 /// A Cassandra node whose compaction backlog grows: a real exposition with HELP/TYPE.
 fn good_exposition() -> String {
     "# HELP cassandra_compaction_pendingtasks Pending compactions\n\
@@ -20,20 +23,6 @@ fn good_exposition() -> String {
      jvm_memory_used_bytes{area=\"heap\"} 1e9\n\
      jvm_memory_max_bytes{area=\"heap\"} 8e9\n"
         .to_string()
-}
-
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}/metrics")
-}
-
-async fn refused_url() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}/metrics")
 }
 
 fn config(urls: &[(&str, &str)], rules: &Path) -> Config {
@@ -47,34 +36,14 @@ fn config(urls: &[(&str, &str)], rules: &Path) -> Config {
     Config::from_yaml(&yaml, Path::new("/")).unwrap()
 }
 
-fn rules_dir() -> tempdir::Dir {
-    let dir = tempdir::Dir::new("bad_targets");
+fn rules_dir() -> TempDir {
+    let dir = TempDir::new("bad_targets");
     std::fs::write(
         dir.path().join("r.yaml"),
         "groups:\n- name: g\n  system: cassandra\n  rules:\n  - id: backlog\n    expr: pending_compactions > 100\n    severity: warning\n    category: tuning\n    annotations: {symptom: '{{ pending_compactions }} pending on {{ node }}', action: a}\n",
     )
     .unwrap();
     dir
-}
-
-mod tempdir {
-    //! A directory removed on drop, without a dependency for it.
-    pub(crate) struct Dir(std::path::PathBuf);
-    impl Dir {
-        pub(crate) fn new(tag: &str) -> Dir {
-            let p = std::env::temp_dir().join(format!("opsadvisor-{tag}-{}", std::process::id()));
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-        pub(crate) fn path(&self) -> &std::path::Path {
-            &self.0
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 #[tokio::test]

@@ -144,7 +144,10 @@ fn demo_markdown_report_groups_by_cluster() {
 
 #[test]
 fn the_example_config_is_valid() {
-    let (code, out, err) =
-        opsadvisor(&["check", "config", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/opsadvisor.yaml")]);
+    let (code, out, err) = opsadvisor(&[
+        "check",
+        "config",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/opsadvisor.yaml"),
+    ]);
     assert_eq!(code, 0, "{out}{err}");
 }

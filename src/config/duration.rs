@@ -55,6 +55,49 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
+/// Parses a UTC time, `2026-12-01T08:00:00Z` or `2026-12-01`, into Unix milliseconds.
+///
+/// # Errors
+/// A message naming the bad input.
+pub fn parse_utc_timestamp(s: &str) -> Result<i64, String> {
+    let bad =
+        || format!("invalid time '{s}' (expected e.g. 2026-12-01T08:00:00Z or 2026-12-01, UTC)");
+    let (date, time) = match s.split_once('T') {
+        Some((d, t)) => (d, Some(t.strip_suffix('Z').ok_or_else(bad)?)),
+        None => (s, None),
+    };
+    let num = |x: &str| x.parse::<i64>().map_err(|_| bad());
+    let mut d = date.split('-');
+    let (y, m, day) = match (d.next(), d.next(), d.next(), d.next()) {
+        (Some(y), Some(m), Some(day), None) if y.len() == 4 => (num(y)?, num(m)?, num(day)?),
+        _ => return Err(bad()),
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return Err(bad());
+    }
+    let (hh, mm, ss) = match time {
+        None => (0, 0, 0),
+        Some(t) => {
+            let mut p = t.split(':');
+            match (p.next(), p.next(), p.next(), p.next()) {
+                (Some(h), Some(mi), Some(se), None) => (num(h)?, num(mi)?, num(se)?),
+                _ => return Err(bad()),
+            }
+        }
+    };
+    if hh > 23 || mm > 59 || ss > 60 {
+        return Err(bad());
+    }
+    // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +109,16 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
         for bad in ["", "15", "1.5s", "s", "5 m", "10x"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_utc_timestamps() {
+        assert_eq!(parse_utc_timestamp("1970-01-01"), Ok(0));
+        assert_eq!(parse_utc_timestamp("2026-11-22T08:00:00Z"), Ok(1_795_334_400_000));
+        assert_eq!(parse_utc_timestamp("2000-03-01T00:00:01Z"), Ok(951_868_801_000));
+        for bad in ["2026-13-01", "2026-11-22T08:00:00", "22/11/2026", "2026-11-22T25:00:00Z"] {
+            assert!(parse_utc_timestamp(bad).is_err(), "{bad}");
         }
     }
 }

@@ -7,11 +7,11 @@
 
 mod duration;
 
-pub use duration::{format_duration, parse_duration};
+pub use duration::{format_duration, parse_duration, parse_utc_timestamp};
 
 use crate::System;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -86,6 +86,36 @@ pub struct ClusterConfig {
     /// The nodes.
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
+    /// Check ids not to report for this cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disabled_checks: Vec<String>,
+    /// Threshold overrides for this cluster: check id → (the measured side of one of its
+    /// comparisons, as `list checks` prints it → the number to compare with instead).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub thresholds: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+/// Global control over checks.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChecksConfig {
+    /// Check ids not to run at all.
+    pub disabled: Vec<String>,
+    /// Findings to hide until a time, by fingerprint.
+    pub snoozed: Vec<Snooze>,
+}
+
+/// One snoozed finding.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snooze {
+    /// The finding's fingerprint (16 hex digits, as reports print it).
+    pub fingerprint: String,
+    /// Until when: `2026-12-01T08:00:00Z` or `2026-12-01` (UTC).
+    pub until: String,
+    /// Why, for the next person reading the config.
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// The whole file.
@@ -99,6 +129,13 @@ pub struct Config {
     pub rule_dirs: Vec<PathBuf>,
     /// The clusters.
     pub clusters: Vec<ClusterConfig>,
+    /// Disabled and snoozed checks.
+    #[serde(skip_serializing_if = "is_default_checks")]
+    pub checks: ChecksConfig,
+}
+
+fn is_default_checks(c: &ChecksConfig) -> bool {
+    c.disabled.is_empty() && c.snoozed.is_empty()
 }
 
 impl Config {
@@ -152,6 +189,10 @@ impl Config {
                     Ok(s) => config.scrape = s,
                     Err(e) => issues.push(issue("scrape", e)),
                 },
+                "checks" => match serde_norway::from_value::<ChecksConfig>(value.clone()) {
+                    Ok(c) => config.checks = c,
+                    Err(e) => issues.push(issue("checks", e)),
+                },
                 "rule_dirs" => match serde_norway::from_value::<Vec<PathBuf>>(value.clone()) {
                     Ok(dirs) => config.rule_dirs = dirs.into_iter().map(|d| base.join(d)).collect(),
                     Err(e) => issues.push(issue("rule_dirs", e)),
@@ -171,7 +212,8 @@ impl Config {
                 },
                 other => issues.push(ConfigIssue {
                     path: other.into(),
-                    message: "unknown field (expected scrape, rule_dirs or clusters)".into(),
+                    message: "unknown field (expected scrape, rule_dirs, checks or clusters)"
+                        .into(),
                 }),
             }
         }
@@ -192,6 +234,18 @@ impl Config {
         }
         if self.scrape.samples < 2 {
             push("scrape.samples".into(), "must be at least 2 so counters become rates".into());
+        }
+        for (i, sn) in self.checks.snoozed.iter().enumerate() {
+            if sn.fingerprint.len() != 16 || !sn.fingerprint.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                push(
+                    format!("checks.snoozed[{i}].fingerprint"),
+                    format!("'{}' is not a 16-hex-digit fingerprint", sn.fingerprint),
+                );
+            }
+            if let Err(e) = parse_utc_timestamp(&sn.until) {
+                push(format!("checks.snoozed[{i}].until"), e);
+            }
         }
         if self.clusters.is_empty() {
             push("clusters".into(), "no clusters configured".into());

@@ -27,8 +27,27 @@ pub struct Report {
     pub targets: Vec<TargetHealth>,
     /// Firing findings, sorted by cluster, severity, id and node.
     pub findings: Vec<Finding>,
+    /// Findings hidden by a snooze in the config, until it expires.
+    pub snoozed: Vec<SnoozedFinding>,
     /// Rule files that failed to load (the others ran).
     pub rule_errors: Vec<String>,
+}
+
+/// A finding a snooze hid: enough to find it again and to know when it comes back.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnoozedFinding {
+    /// Its fingerprint.
+    pub fingerprint: String,
+    /// Its check.
+    pub id: String,
+    /// Its cluster.
+    pub cluster: String,
+    /// Its node.
+    pub node: Option<String>,
+    /// When the snooze ends.
+    pub until: String,
+    /// Why it was snoozed.
+    pub reason: String,
 }
 
 struct Style {
@@ -115,6 +134,21 @@ impl Report {
         }
         if self.findings.is_empty() {
             out.push_str("No findings: every check passed on the data collected.\n\n");
+        }
+        if !self.snoozed.is_empty() {
+            let _ = writeln!(out, "Snoozed ({}):", self.snoozed.len());
+            for s in &self.snoozed {
+                let _ = writeln!(
+                    out,
+                    "  {} {} {} until {}: {}",
+                    s.id,
+                    s.cluster,
+                    s.node.as_deref().unwrap_or("cluster-wide"),
+                    s.until,
+                    s.reason
+                );
+            }
+            out.push('\n');
         }
         self.problems(&mut out, "Targets with errors:", "  ");
         out

@@ -119,6 +119,15 @@ pub enum Ast {
     Binary(BinOp, Box<Ast>, Box<Ast>),
     /// `f(args…)`
     Call(Func, Vec<Ast>),
+    /// A threshold a config overrides for some clusters: `values` by cluster name, else
+    /// `default` (the number written in the rule). Never parsed; made by
+    /// [`Ast::with_threshold_overrides`].
+    PerCluster {
+        /// The rule's own number.
+        default: f64,
+        /// Overrides by cluster name.
+        values: Vec<(String, f64)>,
+    },
 }
 
 /// The functions the language knows.
@@ -203,7 +212,7 @@ impl Func {
 impl fmt::Display for Ast {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Ast::Num(n) => write!(f, "{n}"),
+            Ast::Num(n) | Ast::PerCluster { default: n, .. } => write!(f, "{n}"),
             Ast::Column(c) => f.write_str(c),
             Ast::Neg(a) => write!(f, "-{a}"),
             Ast::Not(a) => write!(f, "not {a}"),
@@ -491,7 +500,7 @@ impl Ast {
             }
         };
         match self {
-            Ast::Num(_) => Ok(Num),
+            Ast::Num(_) | Ast::PerCluster { .. } => Ok(Num),
             Ast::Column(c) if known(c) => Ok(Num),
             Ast::Column(c) => Err(format!("unknown column '{c}'")),
             Ast::Neg(a) => want(a, Num, "'-'").map(|()| Num),
@@ -537,7 +546,7 @@ impl Ast {
     fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a Ast)) {
         f(self);
         match self {
-            Ast::Num(_) | Ast::Column(_) => {}
+            Ast::Num(_) | Ast::Column(_) | Ast::PerCluster { .. } => {}
             Ast::Neg(a) | Ast::Not(a) => a.walk(f),
             Ast::Binary(_, a, b) => {
                 a.walk(f);
@@ -558,8 +567,8 @@ impl Ast {
                 && op.is_comparison()
             {
                 match (&**lhs, &**rhs) {
-                    (Ast::Num(_), Ast::Num(_)) => {}
-                    (Ast::Num(_), r) => out.push((r, flip(*op), &**lhs)),
+                    (l, r) if l.is_constant() && r.is_constant() => {}
+                    (l, r) if l.is_constant() => out.push((r, flip(*op), l)),
                     (l, r) => out.push((l, *op, r)),
                 }
             }
@@ -567,10 +576,69 @@ impl Ast {
         out
     }
 
+    fn is_constant(&self) -> bool {
+        matches!(self, Ast::Num(_) | Ast::PerCluster { .. })
+    }
+
+    /// Replaces the number compared with `measured` (the comparison's other side, as
+    /// printed, e.g. `pending_compactions`) by per-cluster values. Returns how many
+    /// comparisons were changed, so a config naming a comparison the rule lacks is caught.
+    pub fn with_threshold_overrides(&mut self, measured: &str, cluster: &str, value: f64) -> usize {
+        let mut changed = 0;
+        if let Ast::Binary(op, lhs, rhs) = self {
+            if op.is_comparison() {
+                let (lhs_text, rhs_text) = (lhs.to_string(), rhs.to_string());
+                for (slot, other) in [(&mut **rhs, lhs_text), (&mut **lhs, rhs_text)] {
+                    if other != measured {
+                        continue;
+                    }
+                    match slot {
+                        Ast::Num(n) => {
+                            *slot = Ast::PerCluster {
+                                default: *n,
+                                values: vec![(cluster.into(), value)],
+                            };
+                            changed += 1;
+                        }
+                        Ast::PerCluster { values, .. } => {
+                            values.retain(|(c, _)| c != cluster);
+                            values.push((cluster.into(), value));
+                            changed += 1;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        match self {
+            Ast::Neg(a) | Ast::Not(a) => {
+                changed += a.with_threshold_overrides(measured, cluster, value)
+            }
+            Ast::Binary(_, a, b) => {
+                changed += a.with_threshold_overrides(measured, cluster, value);
+                changed += b.with_threshold_overrides(measured, cluster, value);
+            }
+            Ast::Call(_, args) => {
+                for a in args {
+                    changed += a.with_threshold_overrides(measured, cluster, value);
+                }
+            }
+            Ast::Num(_) | Ast::Column(_) | Ast::PerCluster { .. } => {}
+        }
+        changed
+    }
+
     /// Compiles into a polars expression. Call [`Ast::check`] first.
     pub fn to_polars(&self) -> Expr {
         match self {
             Ast::Num(n) => lit(*n),
+            Ast::PerCluster { default, values } => {
+                values.iter().rev().fold(lit(*default), |otherwise, (cluster, v)| {
+                    when(col(CLUSTER_COLUMN).eq(lit(cluster.as_str())))
+                        .then(lit(*v))
+                        .otherwise(otherwise)
+                })
+            }
             Ast::Column(c) => col(c.as_str()),
             Ast::Neg(a) => lit(0.0) - a.to_polars(),
             Ast::Not(a) => a.to_polars().fill_null(lit(false)).not(),

@@ -1,0 +1,53 @@
+//! Helpers shared by integration tests: tiny loopback exporters and scratch directories.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use axum::Router;
+use axum::routing::get;
+
+/// Serves `router` on 127.0.0.1 and returns the `/metrics` URL.
+pub(crate) async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}/metrics")
+}
+
+/// Serves a fixed exposition at `/metrics`.
+pub(crate) async fn serve_text(body: &'static str) -> String {
+    serve(Router::new().route("/metrics", get(move || async move { body }))).await
+}
+
+/// A URL on a port nothing listens on.
+pub(crate) async fn refused_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}/metrics")
+}
+
+/// A directory removed on drop.
+pub(crate) struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// A fresh directory named after `tag`, the process and a counter (tests run in
+    /// parallel threads of one process).
+    pub(crate) fn new(tag: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("opsadvisor-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    /// Its path.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
