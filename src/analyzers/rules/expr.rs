@@ -585,28 +585,26 @@ impl Ast {
     /// comparisons were changed, so a config naming a comparison the rule lacks is caught.
     pub fn with_threshold_overrides(&mut self, measured: &str, cluster: &str, value: f64) -> usize {
         let mut changed = 0;
-        if let Ast::Binary(op, lhs, rhs) = self {
-            if op.is_comparison() {
-                let (lhs_text, rhs_text) = (lhs.to_string(), rhs.to_string());
-                for (slot, other) in [(&mut **rhs, lhs_text), (&mut **lhs, rhs_text)] {
-                    if other != measured {
-                        continue;
+        if let Ast::Binary(op, lhs, rhs) = self
+            && op.is_comparison()
+        {
+            let (lhs_text, rhs_text) = (lhs.to_string(), rhs.to_string());
+            for (slot, other) in [(&mut **rhs, lhs_text), (&mut **lhs, rhs_text)] {
+                if other != measured {
+                    continue;
+                }
+                match slot {
+                    Ast::Num(n) => {
+                        *slot =
+                            Ast::PerCluster { default: *n, values: vec![(cluster.into(), value)] };
+                        changed += 1;
                     }
-                    match slot {
-                        Ast::Num(n) => {
-                            *slot = Ast::PerCluster {
-                                default: *n,
-                                values: vec![(cluster.into(), value)],
-                            };
-                            changed += 1;
-                        }
-                        Ast::PerCluster { values, .. } => {
-                            values.retain(|(c, _)| c != cluster);
-                            values.push((cluster.into(), value));
-                            changed += 1;
-                        }
-                        _ => {}
+                    Ast::PerCluster { values, .. } => {
+                        values.retain(|(c, _)| c != cluster);
+                        values.push((cluster.into(), value));
+                        changed += 1;
                     }
+                    _ => {}
                 }
             }
         }
