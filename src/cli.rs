@@ -117,6 +117,15 @@ pub struct SimulateArgs {
 /// `check` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum CheckCommand {
+    /// Lint a Prometheus exposition as `promtool check metrics` does: exit 1 with
+    /// `line N: reason` when it does not parse, 3 when it parses with lint warnings, 0 when clean.
+    Metrics {
+        /// A file, an http(s) URL, or `-` for standard input.
+        source: String,
+        /// Parse as OpenMetrics regardless of Content-Type or a final `# EOF`.
+        #[arg(long)]
+        openmetrics: bool,
+    },
     /// Validate a config file; every problem is listed with its path.
     Config {
         /// The file.
@@ -138,6 +147,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Advise(args) => advise(args).await,
         Command::Simulate(args) => simulate(args).await,
+        Command::Check(CheckCommand::Metrics { source, openmetrics }) => {
+            check_metrics(&source, openmetrics).await
+        }
         Command::Check(CheckCommand::Config { file }) => {
             let config = Config::load(&file)?;
             // Check ids and threshold overrides must match the rules that will run.
@@ -204,6 +216,60 @@ pub fn list_checks(format: ListFormat) -> String {
                 ));
             }
             out
+        }
+    }
+}
+
+async fn check_metrics(source: &str, force_openmetrics: bool) -> Result<u8> {
+    use crate::sources::exposition::{self, Format};
+    let (content_type, body) = if source.starts_with("http://") || source.starts_with("https://") {
+        let client = crate::sources::http_client(std::time::Duration::from_secs(30))?;
+        let resp =
+            client.get(source).header("Accept", exposition::ACCEPT_HEADER).send().await.map_err(
+                |e| {
+                    Error::Usage(format!("{}: {}", crate::sources::redact(source), e.without_url()))
+                },
+            )?;
+        if !resp.status().is_success() {
+            return Err(Error::Usage(format!(
+                "{}: HTTP {}",
+                crate::sources::redact(source),
+                resp.status().as_u16()
+            )));
+        }
+        let ct =
+            resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = resp.bytes().await.map_err(|e| {
+            Error::Usage(format!("{}: {}", crate::sources::redact(source), e.without_url()))
+        })?;
+        (ct, body.to_vec())
+    } else if source == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|source| Error::Io { path: "(stdin)".into(), source })?;
+        (None, buf)
+    } else {
+        (
+            None,
+            std::fs::read(source).map_err(|e| Error::Io { path: source.to_string(), source: e })?,
+        )
+    };
+    let format = if force_openmetrics {
+        Format::OpenMetrics
+    } else {
+        exposition::detect_format(content_type.as_deref(), &body)
+    };
+    match exposition::parse(&body, format) {
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(1)
+        }
+        Ok(parsed) if parsed.warnings.is_empty() => Ok(0),
+        Ok(parsed) => {
+            for w in &parsed.warnings {
+                eprintln!("line {}: {}", w.line, w.message);
+            }
+            Ok(3)
         }
     }
 }

@@ -151,3 +151,37 @@ fn the_example_config_is_valid() {
     ]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn check_metrics_exits_like_promtool() {
+    let clean =
+        temp_file("clean.prom", "# HELP up_total Ups.\n# TYPE up_total counter\nup_total 1\n");
+    let lint = temp_file("lint.prom", "foo_total 1\n");
+    let bad = temp_file("bad.prom", "# TYPE a gauge\na 1\na{x=\"1\" 2\n");
+    let (code, _, err) = opsadvisor(&["check", "metrics", clean.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = opsadvisor(&["check", "metrics", lint.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("line 1: foo_total: no help text"), "{err}");
+    let (code, _, err) = opsadvisor(&["check", "metrics", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.starts_with("line 3: "), "{err}");
+    // The same text is a valid text-format scrape but not valid OpenMetrics (no # EOF).
+    let (code, _, err) =
+        opsadvisor(&["check", "metrics", "--openmetrics", clean.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+}
+
+#[test]
+fn check_metrics_reads_a_real_scrape() {
+    let real = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/real/prometheus-common-expfmt/expfmt/testdata/text");
+    if !real.exists() {
+        eprintln!("skipped: {} is absent", real.display());
+        return;
+    }
+    // A real client_golang scrape: it parses; promtool-style lints may apply.
+    let (code, _, err) = opsadvisor(&["check", "metrics", real.to_str().unwrap()]);
+    assert!(code == 0 || code == 3, "{code}: {err}");
+    assert!(!err.contains("line") || code == 3, "{err}");
+}
