@@ -119,3 +119,60 @@ async fn no_target_up_is_its_own_error() {
     let err = pipeline::advise(&cfg, &set).await.unwrap_err();
     assert_eq!(err.exit_code(), 3);
 }
+
+/// A target that sends more than `max_body_bytes`, or trickles its body past the timeout,
+/// fails alone with the reason; the good target next to it still advises.
+#[tokio::test]
+async fn oversized_and_trickling_bodies_cost_only_their_target() {
+    use axum::body::Body;
+    let good = serve(Router::new().route("/metrics", get(|| async { good_exposition() }))).await;
+    // 4 MiB of valid exposition against a 1 MiB cap, without Content-Length (chunked).
+    let huge = serve(Router::new().route(
+        "/metrics",
+        get(|| async {
+            let chunks = (0..64).map(|i| {
+                let line = format!("filler_metric{{i=\"{i}\"}} 1\n");
+                Ok::<_, std::io::Error>(line.repeat(65_536 / line.len()))
+            });
+            Body::from_stream(futures::stream::iter(chunks))
+        }),
+    ))
+    .await;
+    // One line every 200 ms: the 300 ms timeout runs out mid-body.
+    let trickle = serve(Router::new().route(
+        "/metrics",
+        get(|| async {
+            let stream = futures::stream::unfold(0, |i| async move {
+                if i == 50 {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Some((Ok::<_, std::io::Error>(format!("slow_metric{{i=\"{i}\"}} 1\n")), i + 1))
+            });
+            Body::from_stream(stream)
+        }),
+    ))
+    .await;
+    let rules = rules_dir();
+    let mut cfg = config(&[("good", &good), ("huge", &huge), ("trickle", &trickle)], rules.path());
+    cfg.scrape.max_body_bytes = 1 << 20;
+    let set = pipeline::load_rules(&cfg, opsadvisor::features::catalog::Catalog::builtin());
+    let report = pipeline::advise(&cfg, &set).await.unwrap();
+    assert_eq!(report.findings.len(), 1);
+    let error = |node: &str| {
+        report
+            .targets
+            .iter()
+            .find(|t| t.node.as_deref() == Some(node))
+            .unwrap()
+            .error
+            .clone()
+            .unwrap_or_default()
+    };
+    assert_eq!(error("huge"), "body larger than 1048576 bytes");
+    assert!(
+        error("trickle").contains("timeout") || error("trickle").contains("reading body"),
+        "{}",
+        error("trickle")
+    );
+}
