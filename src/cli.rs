@@ -345,6 +345,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
                     system: e.system,
                     elasticsearch: None,
                     kafka_exporter: None,
+                    prometheus: None,
                     targets: Vec::new(),
                     disabled_checks: Vec::new(),
                     thresholds: Default::default(),

@@ -30,11 +30,18 @@ pub fn load_rules(config: &Config, catalog: &Catalog) -> RuleSet {
 pub async fn advise(config: &Config, rules: &RuleSet) -> Result<Report> {
     let customized = customize(config, rules.rules.clone()).map_err(Error::ConfigIssues)?;
     let client = sources::http_client(config.timeout())?;
-    let (snapshot, targets) = sources::collect(config, &client).await;
+    let ((snapshot, mut targets), (history, prom_health)) = futures::join!(
+        sources::collect(config, &client),
+        sources::collect_prometheus(config, &client, Catalog::builtin(), crate::clock::now_ms()),
+    );
+    targets.extend(prom_health);
     if !targets.iter().any(|t| t.scrapes_ok > 0) {
         return Err(Error::NoTargetUp);
     }
-    let findings = evaluate(snapshot, customized).await?;
+    let mut findings = Vec::new();
+    for s in std::iter::once(snapshot).chain(history).filter(|s| !s.clusters.is_empty()) {
+        findings.extend(evaluate(s, customized.clone()).await?);
+    }
     let (mut findings, snoozed) = suppress(config, findings, crate::clock::now_ms());
     sort_for_report(&mut findings);
     Ok(Report {

@@ -83,6 +83,9 @@ pub struct ClusterConfig {
     /// danielqsj/kafka_exporter `/metrics` URL, for consumer lag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kafka_exporter: Option<String>,
+    /// Read this cluster's history from Prometheus instead of scraping it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<crate::sources::prometheus::PrometheusConfig>,
     /// The nodes.
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
@@ -282,7 +285,15 @@ impl Config {
                     push(format!("{p}.{field}"), e);
                 }
             }
-            if c.targets.is_empty() && c.elasticsearch.is_none() {
+            if let Some(p) = &c.prometheus {
+                if let Err(e) = check_url(&p.url) {
+                    push(format!("{p_}.prometheus.url", p_ = p_path(i)), e);
+                }
+                for (field, message) in p.validate() {
+                    push(format!("{}.prometheus.{field}", p_path(i)), message);
+                }
+            }
+            if c.targets.is_empty() && c.elasticsearch.is_none() && c.prometheus.is_none() {
                 push(format!("{p}.targets"), "no targets".into());
             }
             let mut nodes = BTreeSet::new();
@@ -294,7 +305,10 @@ impl Config {
                 if t.metrics.is_none() && t.node_exporter.is_none() {
                     push(tp.clone(), "needs `metrics` or `node_exporter`".into());
                 }
-                if c.system != System::Elasticsearch && t.metrics.is_none() {
+                if c.system != System::Elasticsearch
+                    && c.prometheus.is_none()
+                    && t.metrics.is_none()
+                {
                     push(
                         format!("{tp}.metrics"),
                         format!("a {} node needs its exporter URL", c.system.as_str()),
@@ -362,6 +376,10 @@ fn issue(path: &str, e: serde_norway::Error) -> ConfigIssue {
         }
         _ => ConfigIssue { path: path.into(), message: msg },
     }
+}
+
+fn p_path(i: usize) -> String {
+    format!("clusters[{i}]")
 }
 
 fn check_url(u: &str) -> Result<(), String> {

@@ -6,6 +6,7 @@
 
 pub mod elasticsearch;
 pub mod exposition;
+pub mod prometheus;
 
 use crate::System;
 use crate::config::Config;
@@ -28,6 +29,8 @@ pub enum TargetKind {
     KafkaExporter,
     /// The Elasticsearch REST API of a cluster.
     Elasticsearch,
+    /// A Prometheus HTTP API holding a cluster's history.
+    Prometheus,
 }
 
 /// One endpoint to scrape.
@@ -69,7 +72,8 @@ pub struct TargetHealth {
 /// Every target of a config, in config order.
 pub fn targets(config: &Config) -> Vec<Target> {
     let mut out = Vec::new();
-    for c in &config.clusters {
+    // Clusters read from Prometheus are not scraped: no node is scraped twice.
+    for c in config.clusters.iter().filter(|c| c.prometheus.is_none()) {
         let mut push = |node: Option<&str>, kind, url: &Option<String>| {
             if let Some(url) = url {
                 out.push(Target {
@@ -128,6 +132,9 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error>
 /// Scrapes every target `config.scrape.samples` times, `interval` apart.
 pub async fn collect(config: &Config, client: &reqwest::Client) -> (Snapshot, Vec<TargetHealth>) {
     let targets = targets(config);
+    if targets.is_empty() {
+        return (Snapshot { rounds: 0, clusters: Vec::new() }, Vec::new());
+    }
     let rounds = config.scrape.samples;
     let max_body = config.scrape.max_body_bytes;
     let mut results: Vec<Vec<Result<Scraped, String>>> = vec![Vec::new(); targets.len()];
@@ -169,7 +176,7 @@ fn assemble(
     rounds: usize,
 ) -> Snapshot {
     let mut clusters = Vec::new();
-    for c in &config.clusters {
+    for c in config.clusters.iter().filter(|c| c.prometheus.is_none()) {
         let mut nodes: Vec<NodeSnapshot> = c
             .targets
             .iter()
@@ -348,4 +355,45 @@ async fn fetch(
         body.extend_from_slice(&chunk);
     }
     Ok((content_type, body))
+}
+
+/// Reads the clusters configured with `prometheus:` from their Prometheus, each ending at
+/// `end_ms`. Each becomes its own snapshot, since each has its own range and step.
+pub async fn collect_prometheus(
+    config: &Config,
+    client: &reqwest::Client,
+    catalog: &crate::features::catalog::Catalog,
+    end_ms: i64,
+) -> (Vec<Snapshot>, Vec<TargetHealth>) {
+    let jobs = config.clusters.iter().filter_map(|c| c.prometheus.as_ref().map(|p| (c, p))).map(
+        |(c, p)| async move {
+            let r = prometheus::collect(client, &c.name, c.system, p, catalog, end_ms).await;
+            (c, p, r)
+        },
+    );
+    let mut snapshots = Vec::new();
+    let mut health = Vec::new();
+    for (c, p, r) in join_all(jobs).await {
+        let (up, error) = match r {
+            Ok((cluster, rounds)) => {
+                snapshots.push(Snapshot { rounds, clusters: vec![cluster] });
+                (true, None)
+            }
+            Err(e) => {
+                tracing::warn!(cluster = %c.name, url = %redact(&p.url), error = %e, "Prometheus query failed.");
+                (false, Some(e))
+            }
+        };
+        health.push(TargetHealth {
+            cluster: c.name.clone(),
+            node: None,
+            kind: TargetKind::Prometheus,
+            url: redact(&p.url),
+            up,
+            error,
+            scrapes_ok: usize::from(up),
+            scrapes_failed: usize::from(!up),
+        });
+    }
+    (snapshots, health)
 }
