@@ -344,6 +344,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
                     name: e.cluster.clone(),
                     system: e.system,
                     elasticsearch: None,
+                    elasticsearch_exporter: None,
                     kafka_exporter: None,
                     prometheus: None,
                     targets: Vec::new(),

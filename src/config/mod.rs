@@ -80,6 +80,10 @@ pub struct ClusterConfig {
     /// Elasticsearch REST API base URL (one node of the cluster is enough).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elasticsearch: Option<String>,
+    /// prometheus-community/elasticsearch_exporter `/metrics` URL, instead of (or besides)
+    /// the REST API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elasticsearch_exporter: Option<String>,
     /// danielqsj/kafka_exporter `/metrics` URL, for consumer lag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kafka_exporter: Option<String>,
@@ -261,10 +265,19 @@ impl Config {
             } else if !names.insert(c.name.as_str()) {
                 push(format!("{p}.name"), format!("duplicate cluster name '{}'", c.name));
             }
+            let es_source = c.elasticsearch.is_some()
+                || c.elasticsearch_exporter.is_some()
+                || c.prometheus.is_some();
+            if c.system != System::Elasticsearch && c.elasticsearch_exporter.is_some() {
+                push(
+                    format!("{p}.elasticsearch_exporter"),
+                    format!("only for elasticsearch clusters, this one is {}", c.system.as_str()),
+                );
+            }
             match (c.system, &c.elasticsearch, &c.kafka_exporter) {
-                (System::Elasticsearch, None, _) => push(
+                (System::Elasticsearch, None, _) if !es_source => push(
                     format!("{p}.elasticsearch"),
-                    "an elasticsearch cluster needs the REST API URL".into(),
+                    "an elasticsearch cluster needs the REST API URL, an elasticsearch_exporter URL, or prometheus".into(),
                 ),
                 (s, Some(_), _) if s != System::Elasticsearch => push(
                     format!("{p}.elasticsearch"),
@@ -276,9 +289,11 @@ impl Config {
                 ),
                 _ => {}
             }
-            for (field, url) in
-                [("elasticsearch", &c.elasticsearch), ("kafka_exporter", &c.kafka_exporter)]
-            {
+            for (field, url) in [
+                ("elasticsearch", &c.elasticsearch),
+                ("elasticsearch_exporter", &c.elasticsearch_exporter),
+                ("kafka_exporter", &c.kafka_exporter),
+            ] {
                 if let Some(u) = url
                     && let Err(e) = check_url(u)
                 {
@@ -293,7 +308,7 @@ impl Config {
                     push(format!("{}.prometheus.{field}", p_path(i)), message);
                 }
             }
-            if c.targets.is_empty() && c.elasticsearch.is_none() && c.prometheus.is_none() {
+            if c.targets.is_empty() && !es_source {
                 push(format!("{p}.targets"), "no targets".into());
             }
             let mut nodes = BTreeSet::new();

@@ -31,6 +31,8 @@ pub enum TargetKind {
     Elasticsearch,
     /// A Prometheus HTTP API holding a cluster's history.
     Prometheus,
+    /// prometheus-community/elasticsearch_exporter's `/metrics` for a cluster.
+    ElasticsearchExporter,
 }
 
 /// One endpoint to scrape.
@@ -86,6 +88,7 @@ pub fn targets(config: &Config) -> Vec<Target> {
             }
         };
         push(None, TargetKind::Elasticsearch, &c.elasticsearch);
+        push(None, TargetKind::ElasticsearchExporter, &c.elasticsearch_exporter);
         push(None, TargetKind::KafkaExporter, &c.kafka_exporter);
         for t in &c.targets {
             push(Some(&t.node), TargetKind::Metrics, &t.metrics);
@@ -186,7 +189,7 @@ fn assemble(
         for (t, rs) in targets.iter().zip(&results).filter(|(t, _)| t.cluster == c.name) {
             let source = redact(&t.url);
             match t.kind {
-                TargetKind::Elasticsearch => {
+                TargetKind::Elasticsearch | TargetKind::ElasticsearchExporter => {
                     let mut cluster_points = Vec::new();
                     let mut per_node: BTreeMap<String, Vec<Option<Point>>> = BTreeMap::new();
                     for (round, r) in rs.iter().enumerate() {
@@ -244,23 +247,25 @@ async fn scrape(
     target: &Target,
     max_body: u64,
 ) -> Result<Scraped, String> {
-    match target.kind {
-        TargetKind::Elasticsearch => scrape_es(client, &target.url, max_body).await,
-        _ => {
-            let (content_type, body) =
-                fetch(client, &target.url, exposition::ACCEPT_HEADER, max_body).await?;
-            let format = exposition::detect_format(content_type.as_deref(), &body);
-            let parsed =
-                exposition::parse(&body, format).map_err(|e| format!("invalid exposition: {e}"))?;
-            let timestamp_ms = parsed
-                .samples
-                .iter()
-                .filter_map(|s| s.timestamp_ms)
-                .max()
-                .unwrap_or_else(crate::clock::now_ms);
-            Ok(Scraped::Points(Point { timestamp_ms, samples: parsed.samples }))
-        }
+    if target.kind == TargetKind::Elasticsearch {
+        return scrape_es(client, &target.url, max_body).await;
     }
+    let (content_type, body) =
+        fetch(client, &target.url, exposition::ACCEPT_HEADER, max_body).await?;
+    let format = exposition::detect_format(content_type.as_deref(), &body);
+    let parsed =
+        exposition::parse(&body, format).map_err(|e| format!("invalid exposition: {e}"))?;
+    let timestamp_ms = parsed
+        .samples
+        .iter()
+        .filter_map(|s| s.timestamp_ms)
+        .max()
+        .unwrap_or_else(crate::clock::now_ms);
+    Ok(match target.kind {
+        // The exporter's /metrics describes every ES node: split it like the REST path.
+        TargetKind::ElasticsearchExporter => split_by_es_node(parsed.samples, timestamp_ms),
+        _ => Scraped::Points(Point { timestamp_ms, samples: parsed.samples }),
+    })
 }
 
 async fn scrape_es(client: &reqwest::Client, base: &str, max_body: u64) -> Result<Scraped, String> {
@@ -294,9 +299,16 @@ async fn scrape_es(client: &reqwest::Client, base: &str, max_body: u64) -> Resul
         tracing::warn!(url = %redact(base), error = %e, "Elasticsearch response not understood.");
     }
     let timestamp_ms = converted.timestamp_ms.unwrap_or_else(crate::clock::now_ms);
+    Ok(split_by_es_node(converted.samples, timestamp_ms))
+}
+
+/// Splits elasticsearch_exporter-named samples (from the REST converter or the exporter's
+/// own `/metrics`) into cluster-wide samples and samples per ES node, so both paths meet in
+/// the same snapshot shape.
+fn split_by_es_node(samples: Vec<Sample>, timestamp_ms: i64) -> Scraped {
     let mut cluster = Vec::new();
     let mut nodes: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
-    for s in converted.samples {
+    for s in samples {
         // Node metrics carry the ES node name in `name`; the shards collector uses `node`.
         match s.label("name").or_else(|| s.label("node")).map(str::to_string) {
             Some(name) => nodes.entry(name).or_default().push(s),
@@ -304,10 +316,10 @@ async fn scrape_es(client: &reqwest::Client, base: &str, max_body: u64) -> Resul
         }
     }
     let point = |samples| Point { timestamp_ms, samples };
-    Ok(Scraped::Es {
+    Scraped::Es {
         cluster: point(cluster),
         nodes: nodes.into_iter().map(|(k, v)| (k, point(v))).collect(),
-    })
+    }
 }
 
 /// GETs `url`; returns the Content-Type and at most `max_body` bytes of body.
