@@ -348,6 +348,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
                     kafka_exporter: None,
                     prometheus: None,
                     targets: Vec::new(),
+                    file_sd: Vec::new(),
                     disabled_checks: Vec::new(),
                     thresholds: Default::default(),
                 });
@@ -379,7 +380,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
             (_, None) => {}
         }
     }
-    Config { scrape, rule_dirs: Vec::new(), clusters, checks: Default::default() }
+    Config { scrape, rule_dirs: Vec::new(), clusters, checks: Default::default(), shard: None }
 }
 
 fn demo_config(server: &SimServer) -> Config {

@@ -5,6 +5,7 @@
 //! value it concerns (`clusters[1].targets[0].metrics`), so `opsadvisor check config` shows
 //! them all at once. Only this module parses YAML config.
 
+pub mod discovery;
 mod duration;
 
 pub use duration::{format_duration, parse_duration, parse_utc_timestamp};
@@ -93,6 +94,10 @@ pub struct ClusterConfig {
     /// The nodes.
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
+    /// Prometheus `file_sd` files (JSON or YAML; one `*` allowed in the file name) whose
+    /// targets are added to `targets`, relative to the config file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_sd: Vec<String>,
     /// Check ids not to report for this cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disabled_checks: Vec<String>,
@@ -139,6 +144,10 @@ pub struct Config {
     /// Disabled and snoozed checks.
     #[serde(skip_serializing_if = "is_default_checks")]
     pub checks: ChecksConfig,
+    /// `i/N`: advise only on the clusters that Prometheus's hashmod of their name puts in
+    /// shard `i` of `N`, so N replicas split a fleet without overlap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 fn is_default_checks(c: &ChecksConfig) -> bool {
@@ -196,6 +205,13 @@ impl Config {
                     Ok(s) => config.scrape = s,
                     Err(e) => issues.push(issue("scrape", e)),
                 },
+                "shard" => match value.as_str() {
+                    Some(v) => config.shard = Some(v.to_string()),
+                    None => issues.push(ConfigIssue {
+                        path: "shard".into(),
+                        message: "expected a string like \"0/3\"".into(),
+                    }),
+                },
                 "checks" => match serde_norway::from_value::<ChecksConfig>(value.clone()) {
                     Ok(c) => config.checks = c,
                     Err(e) => issues.push(issue("checks", e)),
@@ -222,6 +238,15 @@ impl Config {
                     message: "unknown field (expected scrape, rule_dirs, checks or clusters)"
                         .into(),
                 }),
+            }
+        }
+        for (i, c) in config.clusters.iter_mut().enumerate() {
+            issues.extend(discovery::resolve_file_sd(c, i, base));
+        }
+        if let Some(shard) = &config.shard {
+            match discovery::parse_shard(shard) {
+                Ok(s) => config.clusters.retain(|c| discovery::in_shard(&c.name, s)),
+                Err(e) => issues.push(ConfigIssue { path: "shard".into(), message: e }),
             }
         }
         issues.extend(config.validate());
@@ -254,7 +279,7 @@ impl Config {
                 push(format!("checks.snoozed[{i}].until"), e);
             }
         }
-        if self.clusters.is_empty() {
+        if self.clusters.is_empty() && self.shard.is_none() {
             push("clusters".into(), "no clusters configured".into());
         }
         let mut names = BTreeSet::new();
