@@ -32,6 +32,8 @@ pub enum Command {
     Advise(AdviseArgs),
     /// Serve simulated clusters on 127.0.0.1 until interrupted.
     Simulate(SimulateArgs),
+    /// Record every target's raw responses for a while into a support bundle.
+    Capture(CaptureArgs),
     /// Validate files without running anything.
     #[command(subcommand)]
     Check(CheckCommand),
@@ -78,11 +80,14 @@ pub enum TestCommand {
 #[derive(Debug, clap::Args)]
 pub struct AdviseArgs {
     /// Config file (YAML).
-    #[arg(long, required_unless_present = "demo", conflicts_with = "demo")]
+    #[arg(long, required_unless_present_any = ["demo", "bundle"], conflicts_with = "demo")]
     pub config: Option<PathBuf>,
     /// Advise against a built-in simulation (Cassandra, Kafka and Elasticsearch with faults).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "bundle")]
     pub demo: bool,
+    /// Advise offline from a support bundle written by `capture`.
+    #[arg(long, conflicts_with = "config")]
+    pub bundle: Option<PathBuf>,
     /// Seed of the demo simulation.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -92,6 +97,26 @@ pub struct AdviseArgs {
     /// Exit 1 when a finding at or above this severity fires.
     #[arg(long, default_value = "critical")]
     pub fail_on: Severity,
+}
+
+/// `capture` options.
+#[derive(Debug, clap::Args)]
+pub struct CaptureArgs {
+    /// Config file (YAML).
+    #[arg(long, required_unless_present = "demo", conflicts_with = "demo")]
+    pub config: Option<PathBuf>,
+    /// Capture the built-in simulation.
+    #[arg(long)]
+    pub demo: bool,
+    /// Seed of the demo simulation.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// How long to record, e.g. `2m`; scrapes are `scrape.interval` apart (at least 2).
+    #[arg(long, default_value = "1m")]
+    pub duration: String,
+    /// The bundle directory to write.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// `simulate` options.
@@ -147,6 +172,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Advise(args) => advise(args).await,
         Command::Simulate(args) => simulate(args).await,
+        Command::Capture(args) => capture(args).await,
         Command::Check(CheckCommand::Metrics { source, openmetrics }) => {
             check_metrics(&source, openmetrics).await
         }
@@ -305,16 +331,49 @@ fn test_rules(paths: &[PathBuf]) -> Result<u8> {
     Ok(u8::from(failed > 0 || files.is_empty()))
 }
 
-async fn advise(args: AdviseArgs) -> Result<u8> {
-    // Keep the simulator alive for the whole run.
-    let (config, _server) = match (&args.config, args.demo) {
-        (Some(path), _) => (Config::load(path)?, None),
-        (None, _) => {
-            let server =
-                simulate::serve(Simulator::new(SimSpec::demo(args.seed))?, DEMO_SPEED).await?;
-            (demo_config(&server), Some(server))
+/// The config to run with, and the simulator behind it for `--demo` (keep it alive).
+async fn config_or_demo(
+    config: &Option<PathBuf>,
+    seed: u64,
+) -> Result<(Config, Option<SimServer>)> {
+    match config {
+        Some(path) => Ok((Config::load(path)?, None)),
+        None => {
+            let server = simulate::serve(Simulator::new(SimSpec::demo(seed))?, DEMO_SPEED).await?;
+            Ok((demo_config(&server), Some(server)))
         }
-    };
+    }
+}
+
+async fn capture(args: CaptureArgs) -> Result<u8> {
+    let (mut config, _server) = config_or_demo(&args.config, args.seed).await?;
+    let duration = crate::config::parse_duration(&args.duration).map_err(Error::Usage)?;
+    let interval = config.interval().as_millis().max(1);
+    config.scrape.samples =
+        usize::try_from(duration.as_millis() / interval + 1).unwrap_or(usize::MAX).max(2);
+    let client = crate::sources::http_client(config.timeout())?;
+    let rounds = crate::sources::fetch_rounds(&config, &client).await;
+    crate::sources::bundle::write(&args.out, &config, &rounds, crate::clock::now_ms())
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let failed = rounds.raws.iter().flatten().filter(|r| r.is_err()).count();
+    eprintln!(
+        "Wrote {} fetches of {} targets ({failed} failed) to {}.",
+        rounds.raws.iter().map(Vec::len).sum::<usize>(),
+        rounds.targets.len(),
+        args.out.display()
+    );
+    Ok(0)
+}
+
+async fn advise(args: AdviseArgs) -> Result<u8> {
+    if let Some(dir) = &args.bundle {
+        let (config, rounds) =
+            crate::sources::bundle::read(dir).map_err(|e| Error::Usage(e.to_string()))?;
+        let rules = pipeline::load_rules(&config, Catalog::builtin());
+        let report = pipeline::advise_rounds(&config, &rules, &rounds).await?;
+        return Ok(print_report(&report, &args));
+    }
+    let (config, _server) = config_or_demo(&args.config, args.seed).await?;
     let rules = pipeline::load_rules(&config, Catalog::builtin());
     let report = pipeline::advise(&config, &rules).await.map_err(|e| match (e, &args.config) {
         (Error::ConfigIssues(issues), Some(path)) => {
@@ -322,11 +381,15 @@ async fn advise(args: AdviseArgs) -> Result<u8> {
         }
         (e, _) => e,
     })?;
+    Ok(print_report(&report, &args))
+}
+
+/// Prints the report; returns the exit code `--fail-on` asks for.
+fn print_report(report: &crate::sinks::report::Report, args: &AdviseArgs) -> u8 {
     let color = args.format == ReportFormat::Text && std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(report.render(args.format, color).as_bytes());
-    let failing = report.findings.iter().any(|f| f.severity >= args.fail_on);
-    Ok(u8::from(failing))
+    u8::from(report.findings.iter().any(|f| f.severity >= args.fail_on))
 }
 
 /// Simulated seconds per wall second in the demo: 0.5 s between scrapes is one simulated

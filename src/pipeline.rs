@@ -30,10 +30,36 @@ pub fn load_rules(config: &Config, catalog: &Catalog) -> RuleSet {
 pub async fn advise(config: &Config, rules: &RuleSet) -> Result<Report> {
     let customized = customize(config, rules.rules.clone()).map_err(Error::ConfigIssues)?;
     let client = sources::http_client(config.timeout())?;
-    let ((snapshot, mut targets), (history, prom_health)) = futures::join!(
-        sources::collect(config, &client),
+    let (rounds, (history, prom_health)) = futures::join!(
+        sources::fetch_rounds(config, &client),
         sources::collect_prometheus(config, &client, Catalog::builtin(), crate::clock::now_ms()),
     );
+    report(config, rules, customized, &rounds, history, prom_health).await
+}
+
+/// Advises from a support bundle's recorded fetches instead of live targets: the same
+/// parsing and analysis as [`advise`], so the same findings.
+///
+/// # Errors
+/// As [`advise`].
+pub async fn advise_rounds(
+    config: &Config,
+    rules: &RuleSet,
+    rounds: &sources::Rounds,
+) -> Result<Report> {
+    let customized = customize(config, rules.rules.clone()).map_err(Error::ConfigIssues)?;
+    report(config, rules, customized, rounds, Vec::new(), Vec::new()).await
+}
+
+async fn report(
+    config: &Config,
+    rules: &RuleSet,
+    customized: Vec<Rule>,
+    rounds: &sources::Rounds,
+    history: Vec<Snapshot>,
+    prom_health: Vec<sources::TargetHealth>,
+) -> Result<Report> {
+    let (snapshot, mut targets) = sources::assemble_rounds(config, rounds);
     targets.extend(prom_health);
     if !targets.iter().any(|t| t.scrapes_ok > 0) {
         return Err(Error::NoTargetUp);

@@ -185,3 +185,23 @@ fn check_metrics_reads_a_real_scrape() {
     assert!(code == 0 || code == 3, "{code}: {err}");
     assert!(!err.contains("line") || code == 3, "{err}");
 }
+
+#[test]
+fn capture_then_advise_from_the_bundle_offline() {
+    let dir = std::env::temp_dir().join(format!("opsadvisor-cli-bundle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, _, err) =
+        opsadvisor(&["capture", "--demo", "--duration", "2s", "--out", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(dir.join("manifest.json").exists());
+    let (code, out, err) =
+        opsadvisor(&["advise", "--bundle", dir.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["targets"].as_array().unwrap().iter().all(|t| t["up"] == true));
+    assert!(
+        v["findings"].as_array().unwrap().iter().any(|f| f["id"] == "es_disk_low_watermark"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -45,7 +45,11 @@ fn file_sd_json_and_yaml_become_targets_by_node() {
 #[test]
 fn file_sd_problems_are_reported_with_their_path() {
     let dir = TempDir::new("file_sd_bad");
-    std::fs::write(dir.path().join("bad.json"), r#"[{"targets": ["a:1"], "labels": {"exporter": "jolokia"}}]"#).unwrap();
+    std::fs::write(
+        dir.path().join("bad.json"),
+        r#"[{"targets": ["a:1"], "labels": {"exporter": "jolokia"}}]"#,
+    )
+    .unwrap();
     std::fs::write(dir.path().join("broken.json"), "[{").unwrap();
     std::fs::write(
         dir.path().join("opsadvisor.yaml"),
@@ -54,8 +58,16 @@ fn file_sd_problems_are_reported_with_their_path() {
     .unwrap();
     let err = Config::load(&dir.path().join("opsadvisor.yaml")).unwrap_err();
     let text: Vec<String> = err.issues.iter().map(ToString::to_string).collect();
-    assert!(text.iter().any(|t| t.starts_with("clusters[0].file_sd[0]: ") && t.contains("missing.json")), "{text:#?}");
-    assert!(text.iter().any(|t| t.starts_with("clusters[0].file_sd[1]: group 0") && t.contains("jolokia")), "{text:#?}");
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("clusters[0].file_sd[0]: ") && t.contains("missing.json")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("clusters[0].file_sd[1]: group 0") && t.contains("jolokia")),
+        "{text:#?}"
+    );
     assert!(text.iter().any(|t| t.starts_with("clusters[0].file_sd[2]: ")), "{text:#?}");
 }
 
@@ -68,12 +80,15 @@ fn shards_split_the_fleet_without_overlap() {
     }
     let mut seen = BTreeSet::new();
     for i in 0..3 {
-        let config = Config::from_yaml(&format!("shard: \"{i}/3\"\n{yaml}"), std::path::Path::new("/")).unwrap();
+        let config =
+            Config::from_yaml(&format!("shard: \"{i}/3\"\n{yaml}"), std::path::Path::new("/"))
+                .unwrap();
         for c in config.clusters {
             assert!(seen.insert(c.name.clone()), "{} in two shards", c.name);
         }
     }
     assert_eq!(seen.len(), clusters.len(), "every cluster in some shard");
-    let err = Config::from_yaml(&format!("shard: \"3/3\"\n{yaml}"), std::path::Path::new("/")).unwrap_err();
+    let err = Config::from_yaml(&format!("shard: \"3/3\"\n{yaml}"), std::path::Path::new("/"))
+        .unwrap_err();
     assert!(err[0].to_string().starts_with("shard: invalid shard '3/3'"), "{err:?}");
 }

@@ -4,6 +4,7 @@
 //! that is down, slow, answers non-200, sends too much or sends garbage fails alone: its
 //! error is recorded in its [`TargetHealth`] and every other target's data stands.
 
+pub mod bundle;
 pub mod elasticsearch;
 pub mod exposition;
 pub mod prometheus;
@@ -132,29 +133,85 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error>
         .build()
 }
 
-/// Scrapes every target `config.scrape.samples` times, `interval` apart.
+/// What one fetch of one target returned, before parsing: exactly what a support bundle
+/// keeps, so a bundle replays through the same parsing as a live run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Raw {
+    /// When the fetch completed, Unix milliseconds.
+    pub fetched_ms: i64,
+    /// Bodies by key: `metrics` for an exposition, the endpoint key for Elasticsearch.
+    pub bodies: BTreeMap<String, RawBody>,
+    /// Elasticsearch endpoints that failed while others answered.
+    pub errors: Vec<String>,
+}
+
+/// One response body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawBody {
+    /// The Content-Type header, if any.
+    pub content_type: Option<String>,
+    /// The bytes, at most `max_body_bytes`.
+    pub body: Vec<u8>,
+}
+
+/// Every fetch of every target in one run, by target then round.
+#[derive(Debug, Clone, Default)]
+pub struct Rounds {
+    /// The targets, in config order.
+    pub targets: Vec<Target>,
+    /// Per target, per round: what came back, or why nothing did.
+    pub raws: Vec<Vec<Result<Raw, String>>>,
+}
+
+/// Scrapes every target `config.scrape.samples` times, `interval` apart, and parses what
+/// came back.
 pub async fn collect(config: &Config, client: &reqwest::Client) -> (Snapshot, Vec<TargetHealth>) {
+    assemble_rounds(config, &fetch_rounds(config, client).await)
+}
+
+/// Fetches every target `config.scrape.samples` times, `interval` apart, without parsing.
+pub async fn fetch_rounds(config: &Config, client: &reqwest::Client) -> Rounds {
     let targets = targets(config);
     if targets.is_empty() {
-        return (Snapshot { rounds: 0, clusters: Vec::new() }, Vec::new());
+        return Rounds::default();
     }
     let rounds = config.scrape.samples;
     let max_body = config.scrape.max_body_bytes;
-    let mut results: Vec<Vec<Result<Scraped, String>>> = vec![Vec::new(); targets.len()];
+    let mut raws: Vec<Vec<Result<Raw, String>>> = vec![Vec::new(); targets.len()];
     for round in 0..rounds {
         let started = Instant::now();
-        let round_results = join_all(targets.iter().map(|t| scrape(client, t, max_body))).await;
+        let round_results = join_all(targets.iter().map(|t| fetch_raw(client, t, max_body))).await;
         for (i, r) in round_results.into_iter().enumerate() {
-            if let Err(e) = &r {
-                tracing::warn!(cluster = %targets[i].cluster, url = %redact(&targets[i].url), error = %e, "Scrape failed.");
-            }
-            results[i].push(r);
+            raws[i].push(r);
         }
         if round + 1 < rounds {
             tokio::time::sleep_until((started + config.interval()).into()).await;
         }
     }
-    let health = targets
+    Rounds { targets, raws }
+}
+
+/// Parses fetched rounds into the snapshot and each target's health. A body that does not
+/// parse is a failed scrape of that target, like a failed fetch.
+pub fn assemble_rounds(config: &Config, rounds: &Rounds) -> (Snapshot, Vec<TargetHealth>) {
+    let results: Vec<Vec<Result<Scraped, String>>> = rounds
+        .targets
+        .iter()
+        .zip(&rounds.raws)
+        .map(|(t, rs)| {
+            rs.iter()
+                .map(|r| {
+                    let parsed = r.as_ref().map_err(Clone::clone).and_then(|raw| parse_raw(t.kind, raw));
+                    if let Err(e) = &parsed {
+                        tracing::warn!(cluster = %t.cluster, url = %redact(&t.url), error = %e, "Scrape failed.");
+                    }
+                    parsed
+                })
+                .collect()
+        })
+        .collect();
+    let health = rounds
+        .targets
         .iter()
         .zip(&results)
         .map(|(t, rs)| TargetHealth {
@@ -168,7 +225,8 @@ pub async fn collect(config: &Config, client: &reqwest::Client) -> (Snapshot, Ve
             scrapes_failed: rs.iter().filter(|r| r.is_err()).count(),
         })
         .collect();
-    (assemble(config, &targets, results, rounds), health)
+    let n = rounds.raws.iter().map(Vec::len).max().unwrap_or(0);
+    (assemble(config, &rounds.targets, results, n), health)
 }
 
 /// Arranges per-target results into the cluster/node snapshot.
@@ -242,64 +300,67 @@ fn assemble(
     Snapshot { rounds, clusters }
 }
 
-async fn scrape(
+async fn fetch_raw(
     client: &reqwest::Client,
     target: &Target,
     max_body: u64,
-) -> Result<Scraped, String> {
+) -> Result<Raw, String> {
+    let mut bodies = BTreeMap::new();
+    let mut errors = Vec::new();
     if target.kind == TargetKind::Elasticsearch {
-        return scrape_es(client, &target.url, max_body).await;
+        let base = target.url.trim_end_matches('/');
+        let fetches = elasticsearch::ENDPOINTS.iter().map(|(key, path)| async move {
+            (*key, fetch(client, &format!("{base}{path}"), "application/json", max_body).await)
+        });
+        for (key, r) in join_all(fetches).await {
+            match r {
+                Ok((content_type, body)) => {
+                    bodies.insert(key.to_string(), RawBody { content_type, body });
+                }
+                Err(e) => errors.push(format!("{key}: {e}")),
+            }
+        }
+        if !bodies.contains_key("nodes_stats") && !bodies.contains_key("health") {
+            return Err(errors.join("; "));
+        }
+    } else {
+        let (content_type, body) =
+            fetch(client, &target.url, exposition::ACCEPT_HEADER, max_body).await?;
+        bodies.insert("metrics".to_string(), RawBody { content_type, body });
     }
-    let (content_type, body) =
-        fetch(client, &target.url, exposition::ACCEPT_HEADER, max_body).await?;
-    let format = exposition::detect_format(content_type.as_deref(), &body);
+    Ok(Raw { fetched_ms: crate::clock::now_ms(), bodies, errors })
+}
+
+/// Parses what one fetch returned. Samples without timestamps are dated by the fetch.
+fn parse_raw(kind: TargetKind, raw: &Raw) -> Result<Scraped, String> {
+    if kind == TargetKind::Elasticsearch {
+        let text =
+            |key: &str| raw.bodies.get(key).map(|b| String::from_utf8_lossy(&b.body).into_owned());
+        let responses = elasticsearch::EsResponses {
+            info: text("info"),
+            health: text("health"),
+            nodes_stats: text("nodes_stats"),
+            settings: text("settings"),
+            shards: text("shards"),
+        };
+        let converted = elasticsearch::convert(&responses);
+        for e in &converted.errors {
+            tracing::warn!(error = %e, "Elasticsearch response not understood.");
+        }
+        let timestamp_ms = converted.timestamp_ms.unwrap_or(raw.fetched_ms);
+        return Ok(split_by_es_node(converted.samples, timestamp_ms));
+    }
+    let body = raw.bodies.get("metrics").ok_or("no body recorded")?;
+    let format = exposition::detect_format(body.content_type.as_deref(), &body.body);
     let parsed =
-        exposition::parse(&body, format).map_err(|e| format!("invalid exposition: {e}"))?;
-    let timestamp_ms = parsed
-        .samples
-        .iter()
-        .filter_map(|s| s.timestamp_ms)
-        .max()
-        .unwrap_or_else(crate::clock::now_ms);
-    Ok(match target.kind {
+        exposition::parse(&body.body, format).map_err(|e| format!("invalid exposition: {e}"))?;
+    let timestamp_ms =
+        parsed.samples.iter().filter_map(|s| s.timestamp_ms).max().unwrap_or(raw.fetched_ms);
+    Ok(match kind {
         // The exporter's /metrics describes every ES node: split it like the REST path.
         TargetKind::ElasticsearchExporter => split_by_es_node(parsed.samples, timestamp_ms),
         _ => Scraped::Points(Point { timestamp_ms, samples: parsed.samples }),
     })
-}
-
-async fn scrape_es(client: &reqwest::Client, base: &str, max_body: u64) -> Result<Scraped, String> {
-    let base = base.trim_end_matches('/');
-    let fetches = elasticsearch::ENDPOINTS.iter().map(|(key, path)| async move {
-        (*key, fetch(client, &format!("{base}{path}"), "application/json", max_body).await)
-    });
-    let mut responses = elasticsearch::EsResponses::default();
-    let mut errors = Vec::new();
-    for (key, r) in join_all(fetches).await {
-        match r {
-            Ok((_, body)) => {
-                let text = String::from_utf8_lossy(&body).into_owned();
-                match key {
-                    "info" => responses.info = Some(text),
-                    "health" => responses.health = Some(text),
-                    "nodes_stats" => responses.nodes_stats = Some(text),
-                    "settings" => responses.settings = Some(text),
-                    "shards" => responses.shards = Some(text),
-                    _ => {}
-                }
-            }
-            Err(e) => errors.push(format!("{key}: {e}")),
-        }
-    }
-    if responses.nodes_stats.is_none() && responses.health.is_none() {
-        return Err(errors.join("; "));
-    }
-    let converted = elasticsearch::convert(&responses);
-    for e in &converted.errors {
-        tracing::warn!(url = %redact(base), error = %e, "Elasticsearch response not understood.");
-    }
-    let timestamp_ms = converted.timestamp_ms.unwrap_or_else(crate::clock::now_ms);
-    Ok(split_by_es_node(converted.samples, timestamp_ms))
 }
 
 /// Splits elasticsearch_exporter-named samples (from the REST converter or the exporter's
