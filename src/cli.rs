@@ -410,6 +410,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
                     elasticsearch_exporter: None,
                     kafka_exporter: None,
                     prometheus: None,
+                    auth: None,
                     targets: Vec::new(),
                     file_sd: Vec::new(),
                     disabled_checks: Vec::new(),

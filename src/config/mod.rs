@@ -88,6 +88,9 @@ pub struct ClusterConfig {
     /// danielqsj/kafka_exporter `/metrics` URL, for consumer lag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kafka_exporter: Option<String>,
+    /// How this cluster's targets authenticate (secrets from env vars or files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::sources::auth::AuthConfig>,
     /// Read this cluster's history from Prometheus instead of scraping it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<crate::sources::prometheus::PrometheusConfig>,
@@ -323,6 +326,11 @@ impl Config {
                     && let Err(e) = check_url(u)
                 {
                     push(format!("{p}.{field}"), e);
+                }
+            }
+            if let Some(a) = &c.auth {
+                for (field, message) in a.validate() {
+                    push(format!("{}.{field}", p_path(i)), message);
                 }
             }
             if let Some(p) = &c.prometheus {

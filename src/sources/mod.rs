@@ -4,6 +4,7 @@
 //! that is down, slow, answers non-200, sends too much or sends garbage fails alone: its
 //! error is recorded in its [`TargetHealth`] and every other target's data stands.
 
+pub mod auth;
 pub mod bundle;
 pub mod elasticsearch;
 pub mod exposition;
@@ -49,6 +50,8 @@ pub struct Target {
     pub kind: TargetKind,
     /// The URL, as configured (may hold credentials: print [`redact`]ed).
     pub url: String,
+    /// The cluster's auth settings, resolved at each fetch.
+    pub auth: Option<auth::AuthConfig>,
 }
 
 /// How a target fared in one run. Part of the JSON report.
@@ -85,6 +88,7 @@ pub fn targets(config: &Config) -> Vec<Target> {
                     node: node.map(str::to_string),
                     kind,
                     url: url.clone(),
+                    auth: c.auth.clone(),
                 });
             }
         };
@@ -305,12 +309,21 @@ async fn fetch_raw(
     target: &Target,
     max_body: u64,
 ) -> Result<Raw, String> {
+    let credentials = match &target.auth {
+        Some(a) => a.resolve()?,
+        None => None,
+    };
+    let credentials = credentials.as_ref();
     let mut bodies = BTreeMap::new();
     let mut errors = Vec::new();
     if target.kind == TargetKind::Elasticsearch {
         let base = target.url.trim_end_matches('/');
         let fetches = elasticsearch::ENDPOINTS.iter().map(|(key, path)| async move {
-            (*key, fetch(client, &format!("{base}{path}"), "application/json", max_body).await)
+            (
+                *key,
+                fetch(client, &format!("{base}{path}"), "application/json", max_body, credentials)
+                    .await,
+            )
         });
         for (key, r) in join_all(fetches).await {
             match r {
@@ -325,7 +338,7 @@ async fn fetch_raw(
         }
     } else {
         let (content_type, body) =
-            fetch(client, &target.url, exposition::ACCEPT_HEADER, max_body).await?;
+            fetch(client, &target.url, exposition::ACCEPT_HEADER, max_body, credentials).await?;
         bodies.insert("metrics".to_string(), RawBody { content_type, body });
     }
     Ok(Raw { fetched_ms: crate::clock::now_ms(), bodies, errors })
@@ -389,6 +402,7 @@ async fn fetch(
     url: &str,
     accept: &str,
     max_body: u64,
+    credentials: Option<&auth::Credentials>,
 ) -> Result<(Option<String>, Vec<u8>), String> {
     let describe = |e: reqwest::Error| {
         if e.is_timeout() {
@@ -407,7 +421,8 @@ async fn fetch(
             e.without_url().to_string()
         }
     };
-    let mut resp = client.get(url).header("Accept", accept).send().await.map_err(describe)?;
+    let req = auth::apply(client.get(url).header("Accept", accept), credentials);
+    let mut resp = req.send().await.map_err(describe)?;
     let status = resp.status();
     if !status.is_success() {
         return Err(format!("HTTP {}", status.as_u16()));
@@ -440,7 +455,21 @@ pub async fn collect_prometheus(
 ) -> (Vec<Snapshot>, Vec<TargetHealth>) {
     let jobs = config.clusters.iter().filter_map(|c| c.prometheus.as_ref().map(|p| (c, p))).map(
         |(c, p)| async move {
-            let r = prometheus::collect(client, &c.name, c.system, p, catalog, end_ms).await;
+            let r = match c.auth.as_ref().map(auth::AuthConfig::resolve).transpose() {
+                Ok(credentials) => {
+                    prometheus::collect(
+                        client,
+                        &c.name,
+                        c.system,
+                        p,
+                        catalog,
+                        end_ms,
+                        credentials.flatten().as_ref(),
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
             (c, p, r)
         },
     );

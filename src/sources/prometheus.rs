@@ -242,6 +242,7 @@ pub async fn collect(
     cfg: &PrometheusConfig,
     catalog: &Catalog,
     end_ms: i64,
+    credentials: Option<&super::auth::Credentials>,
 ) -> Result<(ClusterSnapshot, usize), String> {
     let range_ms = parse_duration(&cfg.range)?.as_millis() as i64;
     let step_ms = parse_duration(&cfg.step)?.as_millis().max(1) as i64;
@@ -252,8 +253,7 @@ pub async fn collect(
     let query = query_for(system, catalog, &cfg.selector);
     let url = format!("{}/api/v1/query_range", cfg.url.trim_end_matches('/'));
     let secs = |ms: i64| format!("{:.3}", ms as f64 / 1000.0);
-    let resp = client
-        .post(&url)
+    let resp = super::auth::apply(client.post(&url), credentials)
         .form(&[
             ("query", query.as_str()),
             ("start", &secs(start_ms)),
