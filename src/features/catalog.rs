@@ -132,6 +132,18 @@ impl Selector {
     }
 }
 
+/// One exporter dialect's way to read a feature: its series, and where that dialect
+/// differs, its own reading (a dialect that exports a per-second rate as a gauge) or unit.
+#[derive(Debug, Clone)]
+pub struct Alternative {
+    /// The series.
+    pub selector: Selector,
+    /// Overrides the feature's `stat` for this dialect.
+    pub stat: Option<Stat>,
+    /// Overrides the feature's `scale` for this dialect (e.g. 1e-6 for microseconds).
+    pub scale: Option<f64>,
+}
+
 /// One base feature: read from samples.
 #[derive(Debug, Clone)]
 pub struct BaseFeature {
@@ -142,7 +154,7 @@ pub struct BaseFeature {
     /// What it means, with its unit.
     pub help: String,
     /// Alternatives, most specific dialect first; the first that matches wins.
-    pub from: Vec<Selector>,
+    pub from: Vec<Alternative>,
     /// How matching series combine.
     pub agg: Agg,
     /// How the window is read.
@@ -189,7 +201,7 @@ struct RawBase {
     name: String,
     systems: Vec<System>,
     help: String,
-    from: Vec<String>,
+    from: Vec<RawAlternative>,
     #[serde(default = "default_agg")]
     agg: Agg,
     #[serde(default = "default_stat")]
@@ -198,6 +210,20 @@ struct RawBase {
     scope: Scope,
     #[serde(default = "one")]
     scale: f64,
+}
+
+/// `'metric{labels}'`, or `{ metric: 'metric{labels}', stat: rate, scale: 1e-6 }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawAlternative {
+    Plain(String),
+    Detailed {
+        metric: String,
+        #[serde(default)]
+        stat: Option<Stat>,
+        #[serde(default)]
+        scale: Option<f64>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -237,12 +263,17 @@ impl Catalog {
             if !seen.insert(f.name.clone()) {
                 return Err(format!("feature '{}' defined twice", f.name));
             }
-            let from = f
-                .from
-                .iter()
-                .map(|s| Selector::parse(s))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("feature '{}': {e}", f.name))?;
+            let from =
+                f.from
+                    .iter()
+                    .map(|a| match a {
+                        RawAlternative::Plain(m) => Selector::parse(m)
+                            .map(|selector| Alternative { selector, stat: None, scale: None }),
+                        RawAlternative::Detailed { metric, stat, scale } => Selector::parse(metric)
+                            .map(|selector| Alternative { selector, stat: *stat, scale: *scale }),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("feature '{}': {e}", f.name))?;
             base.push(BaseFeature {
                 name: f.name,
                 systems: f.systems,

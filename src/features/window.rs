@@ -45,13 +45,15 @@ pub fn evaluate(
     round: usize,
     window_ms: i64,
 ) -> Option<f64> {
-    for sel in &feature.from {
+    for alt in &feature.from {
+        let sel = &alt.selector;
         for source in sources {
             let Some(now) = source.at(round) else { continue };
             if matching(&now.samples, sel).next().is_none() {
                 continue;
             }
-            let value = match feature.stat {
+            let stat = alt.stat.unwrap_or(feature.stat);
+            let value = match stat {
                 Stat::Last => aggregate(feature.agg, matching(&now.samples, sel).map(|s| s.value)),
                 Stat::Rate => rate(feature.agg, source, sel, round, now.timestamp_ms - window_ms),
                 Stat::Slope | Stat::Max => {
@@ -62,14 +64,14 @@ pub fn evaluate(
                                     .map(|v| (t, v))
                             })
                             .collect();
-                    if feature.stat == Stat::Max {
+                    if stat == Stat::Max {
                         points.iter().map(|p| p.1).reduce(f64::max)
                     } else {
                         slope(&points)
                     }
                 }
             };
-            return value.map(|v| v * feature.scale);
+            return value.map(|v| v * alt.scale.unwrap_or(feature.scale));
         }
     }
     None
@@ -136,7 +138,7 @@ pub fn slope(points: &[(f64, f64)]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::catalog::Scope;
+    use crate::features::catalog::{Alternative, Scope};
     use crate::snapshot::Point;
 
     fn series(values: &[(i64, f64)]) -> SourceSeries {
@@ -159,7 +161,14 @@ mod tests {
             name: "f".into(),
             systems: vec![],
             help: String::new(),
-            from: vec![Selector::parse("nope").unwrap(), Selector::parse("c_total").unwrap()],
+            from: ["nope", "c_total"]
+                .into_iter()
+                .map(|m| Alternative {
+                    selector: Selector::parse(m).unwrap(),
+                    stat: None,
+                    scale: None,
+                })
+                .collect(),
             agg: Agg::Sum,
             stat,
             scope: Scope::Node,

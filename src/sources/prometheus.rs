@@ -101,7 +101,7 @@ pub fn query_for(system: System, catalog: &Catalog, selector: &str) -> String {
         .base
         .iter()
         .filter(|f| f.systems.contains(&system))
-        .flat_map(|f| f.from.iter().map(|s| s.name.as_str()))
+        .flat_map(|f| f.from.iter().map(|a| a.selector.name.as_str()))
         .collect();
     let names: Vec<&str> = names.into_iter().collect();
     let mut q = format!("{{__name__=~\"{}\"", names.join("|"));
@@ -156,7 +156,7 @@ pub fn to_snapshot(
         .base
         .iter()
         .filter(|f| f.systems.contains(&system) && f.scope == Scope::Node)
-        .flat_map(|f| f.from.iter().map(|s| s.name.as_str()))
+        .flat_map(|f| f.from.iter().map(|a| a.selector.name.as_str()))
         .collect();
     let mut per_node: BTreeMap<String, Vec<Vec<Sample>>> = BTreeMap::new();
     let mut cluster_rounds: Vec<Vec<Sample>> = vec![Vec::new(); rounds];
