@@ -176,3 +176,37 @@ async fn oversized_and_trickling_bodies_cost_only_their_target() {
         error("trickle")
     );
 }
+
+/// A gzip-encoded exposition (as exporters send when asked) is decompressed transparently.
+#[tokio::test]
+async fn gzip_encoded_bodies_are_read() {
+    // gzip of "# TYPE cassandra_compaction_pendingtasks gauge\ncassandra_compaction_pendingtasks 250\n"
+    const GZ: [u8; 73] = [
+        31, 139, 8, 0, 0, 0, 0, 0, 2, 3, 83, 86, 8, 137, 12, 112, 85, 72, 78, 44, 46, 78, 204, 75,
+        41, 74, 140, 79, 206, 207, 45, 72, 76, 46, 201, 204, 207, 139, 47, 72, 205, 75, 201, 204,
+        75, 47, 73, 44, 206, 46, 86, 72, 79, 44, 77, 79, 229, 34, 172, 206, 200, 212, 128, 11, 0,
+        167, 14, 98, 190, 85, 0, 0, 0,
+    ];
+    let url = serve(Router::new().route(
+        "/metrics",
+        get(|headers: axum::http::HeaderMap| async move {
+            let accepts = headers
+                .get("accept-encoding")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("gzip"));
+            assert!(accepts, "opsadvisor should ask for gzip");
+            (
+                [("content-encoding", "gzip"), ("content-type", "text/plain; version=0.0.4")],
+                GZ.to_vec(),
+            )
+        }),
+    ))
+    .await;
+    let rules = rules_dir();
+    let cfg = config(&[("gz", &url)], rules.path());
+    let set = pipeline::load_rules(&cfg, opsadvisor::features::catalog::Catalog::builtin());
+    let report = pipeline::advise(&cfg, &set).await.unwrap();
+    assert!(report.targets[0].up, "{:?}", report.targets[0]);
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].symptom, "250 pending on gz");
+}
