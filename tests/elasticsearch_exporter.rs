@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::{KillOnDrop, free_port, wait_until_ok};
+
 use opsadvisor::System;
 use opsadvisor::config::Config;
 use opsadvisor::features::{self, catalog::Catalog};
@@ -15,17 +17,8 @@ use opsadvisor::simulate::{
 };
 use opsadvisor::sources;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn last_frame(config: &Config) -> features::FeatureFrame {
     let client = sources::http_client(Duration::from_secs(5)).unwrap();
@@ -58,7 +51,7 @@ async fn rest_api_and_elasticsearch_exporter_give_the_same_features() {
     let server = serve(Simulator::new(spec).unwrap(), 1e-6).await.unwrap();
     let es_url = server.endpoints.iter().find(|e| e.node.is_none()).unwrap().url.clone();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let child = Command::new(exporter_bin)
         .arg(format!("--es.uri={es_url}"))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -69,16 +62,7 @@ async fn rest_api_and_elasticsearch_exporter_give_the_same_features() {
         .unwrap();
     let _exporter = KillOnDrop(child);
     let exporter_url = format!("http://127.0.0.1:{port}/metrics");
-    let client = sources::http_client(Duration::from_secs(2)).unwrap();
-    let mut up = false;
-    for _ in 0..100 {
-        if client.get(&exporter_url).send().await.is_ok_and(|r| r.status().is_success()) {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the exporter did not come up");
+    assert!(wait_until_ok(&exporter_url).await, "the exporter did not come up");
 
     let yaml = |field: &str, url: &str| {
         format!(

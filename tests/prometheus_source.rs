@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::TempDir;
+use common::{KillOnDrop, TempDir, free_port, wait_until_ok};
 use opsadvisor::System;
 use opsadvisor::cli::config_for;
 use opsadvisor::config::{Config, ScrapeConfig};
@@ -19,21 +19,8 @@ use opsadvisor::simulate::{
 };
 use opsadvisor::sources::prometheus::PrometheusConfig;
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn advise_through_prometheus_matches_scraping_directly() {
@@ -80,17 +67,7 @@ async fn advise_through_prometheus_matches_scraping_directly() {
         .unwrap();
     let _prometheus = KillOnDrop(child);
     let url = format!("http://127.0.0.1:{port}");
-    let client = opsadvisor::sources::http_client(Duration::from_secs(2)).unwrap();
-    let mut ready = false;
-    for _ in 0..100 {
-        if client.get(format!("{url}/-/ready")).send().await.is_ok_and(|r| r.status().is_success())
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "prometheus did not become ready");
+    assert!(wait_until_ok(&format!("{url}/-/ready")).await, "prometheus did not become ready");
     // Let it collect some history.
     tokio::time::sleep(Duration::from_secs(8)).await;
 
