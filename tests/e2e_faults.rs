@@ -57,7 +57,9 @@ fn expectations(fault: Fault) -> (&'static [&'static str], &'static [&'static st
         Fault::CompactionBacklog => {
             (&["cassandra_compaction_backlog"], &["cassandra_read_backlog"])
         }
-        Fault::GcPressure => (&["cassandra_gc_pressure"], &["cassandra_read_backlog"]),
+        Fault::GcPressure => {
+            (&["cassandra_gc_pressure"], &["cassandra_read_backlog", "jvm_frequent_old_gc"])
+        }
         Fault::TombstoneHeavyReads => {
             (&["cassandra_tombstone_heavy_reads"], &["cassandra_read_backlog"])
         }
@@ -66,18 +68,26 @@ fn expectations(fault: Fault) -> (&'static [&'static str], &'static [&'static st
         Fault::HintsForDownNode => (&["cassandra_node_down", "cassandra_hints_accumulating"], &[]),
         // The leaders report the under-replication; the slow broker itself is named by
         // kafka_slow_broker, which is the finding checked for node attribution.
-        Fault::UnderReplicatedSlowBroker => {
-            (&["kafka_slow_broker", "kafka_under_replicated_partitions"], &["kafka_isr_flapping"])
-        }
+        Fault::UnderReplicatedSlowBroker => (
+            &["kafka_slow_broker", "kafka_under_replicated_partitions"],
+            &["kafka_isr_flapping", "kafka_under_min_isr_partitions"],
+        ),
         Fault::RequestHandlerSaturation => {
             (&["kafka_request_handler_saturated"], &["host_cpu_saturated"])
         }
         Fault::ConsumerLagGrowth => (&["kafka_consumer_lag_growing"], &[]),
         Fault::LeaderImbalance => (&["kafka_leader_imbalance"], &[]),
         Fault::KafkaDiskFilling => (&["kafka_disk_filling"], &["host_disk_almost_full"]),
-        Fault::IsrFlapping => (&["kafka_isr_flapping"], &["kafka_under_replicated_partitions"]),
-        Fault::HeapPressure => (&["es_heap_pressure", "es_breaker_tripping"], &[]),
-        Fault::SearchRejections => (&["es_search_rejections"], &["host_cpu_saturated"]),
+        Fault::IsrFlapping => (
+            &["kafka_isr_flapping"],
+            &["kafka_under_replicated_partitions", "kafka_under_min_isr_partitions"],
+        ),
+        Fault::HeapPressure => {
+            (&["es_heap_pressure", "es_breaker_tripping"], &["jvm_frequent_old_gc"])
+        }
+        Fault::SearchRejections => {
+            (&["es_search_rejections"], &["host_cpu_saturated", "es_write_rejections"])
+        }
         Fault::UnassignedShardsYellow => (&["es_cluster_yellow"], &[]),
         Fault::UnassignedShardsRed => (&["es_cluster_red"], &[]),
         Fault::DiskLowWatermark => (&["es_disk_low_watermark"], &[]),
