@@ -54,9 +54,10 @@ fn cluster(system: System) -> ClusterSpec {
 /// The findings a fault must produce, and other findings it may also cause.
 fn expectations(fault: Fault) -> (&'static [&'static str], &'static [&'static str]) {
     match fault {
-        Fault::CompactionBacklog => {
-            (&["cassandra_compaction_backlog"], &["cassandra_read_backlog"])
-        }
+        Fault::CompactionBacklog => (
+            &["cassandra_compaction_backlog"],
+            &["cassandra_read_backlog", "cassandra_compaction_executor_blocked"],
+        ),
         Fault::GcPressure => {
             (&["cassandra_gc_pressure"], &["cassandra_read_backlog", "jvm_frequent_old_gc"])
         }
@@ -82,9 +83,10 @@ fn expectations(fault: Fault) -> (&'static [&'static str], &'static [&'static st
             &["kafka_isr_flapping"],
             &["kafka_under_replicated_partitions", "kafka_under_min_isr_partitions"],
         ),
-        Fault::HeapPressure => {
-            (&["es_heap_pressure", "es_breaker_tripping"], &["jvm_frequent_old_gc"])
-        }
+        Fault::HeapPressure => (
+            &["es_heap_pressure", "es_breaker_tripping"],
+            &["jvm_frequent_old_gc", "es_parent_breaker_near_limit"],
+        ),
         Fault::SearchRejections => {
             (&["es_search_rejections"], &["host_cpu_saturated", "es_write_rejections"])
         }
