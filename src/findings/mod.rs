@@ -82,6 +82,41 @@ impl Category {
     }
 }
 
+/// What a finding puts at risk, after the impact areas of Elastic's `_health_report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Impact {
+    /// Requests fail or the service is down.
+    Availability,
+    /// Requests are slow or throughput drops.
+    Performance,
+    /// Data may be lost.
+    Durability,
+    /// Resources are wasted or will have to be bought.
+    Cost,
+}
+
+impl Impact {
+    /// snake_case name as used in rules and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Impact::Availability => "availability",
+            Impact::Performance => "performance",
+            Impact::Durability => "durability",
+            Impact::Cost => "cost",
+        }
+    }
+
+    /// What a rule that names no impact puts at risk, from its category.
+    pub fn default_for(category: Category) -> Impact {
+        match category {
+            Category::Availability => Impact::Availability,
+            Category::Capacity => Impact::Durability,
+            Category::Tuning | Category::BestPractice => Impact::Performance,
+        }
+    }
+}
+
 /// One feature value that made a check fire, with the threshold it crossed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
@@ -112,8 +147,17 @@ pub struct Finding {
     pub category: Category,
     /// Urgency.
     pub severity: Severity,
+    /// What is at risk if nothing is done.
+    pub impact: Vec<Impact>,
+    /// Which analyzer concluded it: `rules`, `classifier` or `capacity`.
+    pub analyzer: String,
     /// What is wrong, in one sentence with the measured values.
     pub symptom: String,
+    /// Why it is happening, when the check can tell (empty otherwise).
+    #[serde(default)]
+    pub cause: String,
+    /// What it affects, as `kind:name` (e.g. `node:cass-3`, `cluster:prod`).
+    pub resources: Vec<String>,
     /// The values that triggered it.
     pub evidence: Vec<Evidence>,
     /// What to do, with concrete values where one applies.

@@ -120,9 +120,17 @@ impl Report {
                 }
                 let node =
                     f.node.as_deref().map_or("cluster-wide".to_string(), |n| format!("node {n}"));
-                let _ =
-                    writeln!(out, "    {} [{}] {node}", st.paint("1", &f.id), f.category.as_str());
+                let _ = writeln!(
+                    out,
+                    "    {} [{}; impact: {}] {node}",
+                    st.paint("1", &f.id),
+                    f.category.as_str(),
+                    impact_text(&f.impact)
+                );
                 let _ = writeln!(out, "      {}", f.symptom);
+                if !f.cause.is_empty() {
+                    let _ = writeln!(out, "      cause: {}", f.cause);
+                }
                 if !f.evidence.is_empty() {
                     let ev: Vec<String> = f.evidence.iter().map(evidence_text).collect();
                     let _ = writeln!(out, "      evidence: {}", ev.join("; "));
@@ -190,11 +198,17 @@ impl Report {
                     f.node.as_deref().map_or("cluster-wide".to_string(), |n| format!("node `{n}`"));
                 let _ = writeln!(
                     out,
-                    "- **{}** `{}` ({}, {node})\n  - {}\n  - Evidence: {}\n  - Action: {}\n  - [Docs]({}) · fingerprint `{}`",
+                    "- **{}** `{}` ({}; impact: {}; {node})\n  - {}{}\n  - Evidence: {}\n  - Action: {}\n  - [Docs]({}) · fingerprint `{}`",
                     f.severity.as_str().to_uppercase(),
                     f.id,
                     f.category.as_str(),
+                    impact_text(&f.impact),
                     f.symptom,
+                    if f.cause.is_empty() {
+                        String::new()
+                    } else {
+                        format!("\n  - Cause: {}", f.cause)
+                    },
                     f.evidence.iter().map(evidence_text).collect::<Vec<_>>().join("; "),
                     f.action,
                     f.docs_url,
@@ -206,6 +220,10 @@ impl Report {
         self.problems(&mut out, "## Targets with errors\n", "- ");
         out
     }
+}
+
+fn impact_text(impact: &[crate::findings::Impact]) -> String {
+    impact.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 fn evidence_text(e: &crate::findings::Evidence) -> String {

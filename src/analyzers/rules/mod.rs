@@ -14,7 +14,7 @@ use crate::System;
 use crate::config::parse_duration;
 use crate::features::FeatureFrame;
 use crate::features::catalog::Catalog;
-use crate::findings::{Category, Evidence, Severity};
+use crate::findings::{Category, Evidence, Impact, Severity};
 use expr::Ast;
 use polars::prelude::{DataType, Expr, IntoLazy, col};
 use serde::Deserialize;
@@ -81,6 +81,8 @@ struct RawRule {
     severity: Severity,
     category: Category,
     #[serde(default)]
+    impact: Vec<Impact>,
+    #[serde(default)]
     scope: RuleScope,
     #[serde(default)]
     labels: BTreeMap<String, String>,
@@ -91,6 +93,8 @@ struct RawRule {
 #[serde(deny_unknown_fields)]
 struct RawAnnotations {
     symptom: String,
+    #[serde(default)]
+    cause: Option<String>,
     action: String,
     #[serde(default)]
     docs_url: Option<String>,
@@ -117,12 +121,16 @@ pub struct Rule {
     pub severity: Severity,
     /// Category of its findings.
     pub category: Category,
+    /// What its findings put at risk (from `impact:`, or from the category).
+    pub impact: Vec<Impact>,
     /// Node or cluster findings.
     pub scope: RuleScope,
     /// Extra labels (e.g. `anchor: CAS-006`).
     pub labels: BTreeMap<String, String>,
     /// `symptom` template.
     pub symptom: Vec<Part>,
+    /// `cause` template (empty when the rule names none).
+    pub cause: Vec<Part>,
     /// `action` template.
     pub action: Vec<Part>,
     /// Docs link.
@@ -131,6 +139,13 @@ pub struct Rule {
     pub file: PathBuf,
     /// Line of its `id:`.
     pub line: usize,
+}
+
+impl Rule {
+    /// The annotation templates in render order: symptom, cause, action.
+    fn templates(&self) -> impl Iterator<Item = &Part> {
+        self.symptom.iter().chain(&self.cause).chain(&self.action)
+    }
 }
 
 /// Every rule loaded, and the files that failed.
@@ -268,6 +283,11 @@ pub fn parse_file(file: &Path, text: &str, catalog: &Catalog) -> Result<Vec<Rule
                     keep_firing_for: dur("keep_firing_for", &r.keep_firing_for)?,
                     symptom: template::parse(&r.annotations.symptom, &known)
                         .map_err(|e| format!("rule {}: symptom: {e}", r.id))?,
+                    cause: template::parse(
+                        r.annotations.cause.as_deref().unwrap_or_default(),
+                        &known,
+                    )
+                    .map_err(|e| format!("rule {}: cause: {e}", r.id))?,
                     action: template::parse(&r.annotations.action, &known)
                         .map_err(|e| format!("rule {}: action: {e}", r.id))?,
                     docs_url: r
@@ -282,6 +302,11 @@ pub fn parse_file(file: &Path, text: &str, catalog: &Catalog) -> Result<Vec<Rule
                     expr: ast,
                     severity: r.severity,
                     category: r.category,
+                    impact: if r.impact.is_empty() {
+                        vec![Impact::default_for(r.category)]
+                    } else {
+                        r.impact.clone()
+                    },
                     scope: r.scope,
                     labels: r.labels.clone(),
                     file: file.to_path_buf(),
@@ -329,6 +354,8 @@ pub struct Match {
     pub timestamp_ms: i64,
     /// Rendered symptom.
     pub symptom: String,
+    /// Rendered cause.
+    pub cause: String,
     /// Rendered action.
     pub action: String,
     /// Values compared with thresholds.
@@ -353,7 +380,7 @@ pub fn evaluate(
             exprs.push(rhs.to_polars().cast(DataType::Float64).alias(format!("r{i}h{k}")));
         }
         let mut n = 0;
-        for part in rule.symptom.iter().chain(&rule.action) {
+        for part in rule.templates() {
             if let Part::Value(ast, _) = part {
                 exprs.push(ast.to_polars().cast(DataType::Float64).alias(format!("r{i}t{n}")));
                 n += 1;
@@ -393,12 +420,7 @@ pub fn evaluate(
         let ev_cols = (0..thresholds.len())
             .map(|k| Ok((f64_col(format!("r{i}e{k}"))?, f64_col(format!("r{i}h{k}"))?)))
             .collect::<Result<Vec<_>, polars::prelude::PolarsError>>()?;
-        let tpl_count = rule
-            .symptom
-            .iter()
-            .chain(&rule.action)
-            .filter(|p| matches!(p, Part::Value(..)))
-            .count();
+        let tpl_count = rule.templates().filter(|p| matches!(p, Part::Value(..))).count();
         let tpl_cols =
             (0..tpl_count).map(|k| f64_col(format!("r{i}t{k}"))).collect::<Result<Vec<_>, _>>()?;
         let mut clusters_done = std::collections::BTreeSet::new();
@@ -421,6 +443,7 @@ pub fn evaluate(
                     .collect::<String>()
             };
             let symptom = render(&rule.symptom);
+            let cause = render(&rule.cause);
             let action = render(&rule.action);
             let evidence = thresholds
                 .iter()
@@ -438,6 +461,7 @@ pub fn evaluate(
                 node: (rule.scope == RuleScope::Node).then(|| nodes[row].clone()),
                 timestamp_ms: ts[row].map_or(0, |t| t as i64),
                 symptom,
+                cause,
                 action,
                 evidence,
             });
