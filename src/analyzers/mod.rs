@@ -38,6 +38,10 @@ pub fn analyze(
             }
             for m in rules::evaluate(rules, frame)? {
                 let rule = &rules[m.rule];
+                let resource = match &m.node {
+                    Some(node) => format!("node:{node}"),
+                    None => format!("cluster:{}", m.cluster),
+                };
                 active.push(Active {
                     finding: Finding {
                         fingerprint: fingerprint(
@@ -54,10 +58,7 @@ pub fn analyze(
                         severity: rule.severity,
                         impact: rule.impact.clone(),
                         analyzer: "rules".into(),
-                        resources: vec![match &m.node {
-                            Some(node) => format!("node:{node}"),
-                            None => format!("cluster:{}", m.cluster),
-                        }],
+                        resources: vec![resource],
                         symptom: m.symptom,
                         cause: m.cause,
                         evidence: m.evidence,
