@@ -411,6 +411,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
                     kafka_exporter: None,
                     prometheus: None,
                     auth: None,
+                    tls: None,
                     targets: Vec::new(),
                     file_sd: Vec::new(),
                     disabled_checks: Vec::new(),
@@ -431,6 +432,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
                             node: node.clone(),
                             metrics: None,
                             node_exporter: None,
+                            jolokia: None,
                         });
                         let last = c.targets.len() - 1;
                         &mut c.targets[last]
@@ -438,6 +440,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
                 };
                 match kind {
                     EndpointKind::Jmx => t.metrics = Some(e.url.clone()),
+                    EndpointKind::Jolokia => t.jolokia = Some(e.url.clone()),
                     _ => t.node_exporter = Some(e.url.clone()),
                 }
             }

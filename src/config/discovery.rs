@@ -113,6 +113,7 @@ pub fn resolve_file_sd(cluster: &mut ClusterConfig, index: usize, base: &Path) -
                                 node,
                                 metrics: None,
                                 node_exporter: None,
+                                jolokia: None,
                             });
                             let last = cluster.targets.len() - 1;
                             &mut cluster.targets[last]

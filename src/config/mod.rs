@@ -68,6 +68,10 @@ pub struct TargetConfig {
     /// node_exporter on the same host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_exporter: Option<String>,
+    /// A Jolokia agent in the node's JVM (`http://host:8778/jolokia/`), instead of (or
+    /// besides) a JMX exporter: read with one bulk POST per scrape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jolokia: Option<String>,
 }
 
 /// One cluster.
@@ -91,6 +95,9 @@ pub struct ClusterConfig {
     /// How this cluster's targets authenticate (secrets from env vars or files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<crate::sources::auth::AuthConfig>,
+    /// TLS settings for this cluster's `https://` targets (custom CA, server name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::sources::tls::TlsConfig>,
     /// Read this cluster's history from Prometheus instead of scraping it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<crate::sources::prometheus::PrometheusConfig>,
@@ -333,6 +340,11 @@ impl Config {
                     push(format!("{}.{field}", p_path(i)), message);
                 }
             }
+            if let Some(tls) = &c.tls {
+                for (field, message) in tls.validate() {
+                    push(format!("{}.tls.{field}", p_path(i)), message);
+                }
+            }
             if let Some(p) = &c.prometheus {
                 if let Err(e) = check_url(&p.url) {
                     push(format!("{p_}.prometheus.url", p_ = p_path(i)), e);
@@ -350,19 +362,33 @@ impl Config {
                 if !nodes.insert(t.node.as_str()) {
                     push(format!("{tp}.node"), format!("duplicate node '{}'", t.node));
                 }
-                if t.metrics.is_none() && t.node_exporter.is_none() {
-                    push(tp.clone(), "needs `metrics` or `node_exporter`".into());
+                if t.metrics.is_none() && t.node_exporter.is_none() && t.jolokia.is_none() {
+                    push(tp.clone(), "needs `metrics`, `jolokia` or `node_exporter`".into());
                 }
                 if c.system != System::Elasticsearch
                     && c.prometheus.is_none()
                     && t.metrics.is_none()
+                    && t.jolokia.is_none()
                 {
                     push(
                         format!("{tp}.metrics"),
-                        format!("a {} node needs its exporter URL", c.system.as_str()),
+                        format!(
+                            "a {} node needs its exporter URL (or a jolokia URL)",
+                            c.system.as_str()
+                        ),
                     );
                 }
-                for (field, url) in [("metrics", &t.metrics), ("node_exporter", &t.node_exporter)] {
+                if c.system == System::Elasticsearch && t.jolokia.is_some() {
+                    push(
+                        format!("{tp}.jolokia"),
+                        "only for cassandra and kafka nodes; read elasticsearch through its REST API".into(),
+                    );
+                }
+                for (field, url) in [
+                    ("metrics", &t.metrics),
+                    ("node_exporter", &t.node_exporter),
+                    ("jolokia", &t.jolokia),
+                ] {
                     if let Some(u) = url
                         && let Err(e) = check_url(u)
                     {

@@ -30,6 +30,7 @@ mod elasticsearch;
 mod exposition;
 mod fault;
 mod host;
+mod jolokia;
 mod jvm;
 mod kafka;
 mod server;
@@ -126,6 +127,10 @@ pub struct ClusterSpec {
     /// Kafka only: serve a kafka_exporter for the cluster. Default true.
     #[serde(default = "default_true")]
     pub kafka_exporter: bool,
+    /// Cassandra and Kafka: also serve a Jolokia agent per node, with the same state as
+    /// its JMX exporter. Default false.
+    #[serde(default)]
+    pub jolokia: bool,
 }
 
 impl ClusterSpec {
@@ -142,6 +147,7 @@ impl ClusterSpec {
             faults: Vec::new(),
             load: 1.0,
             kafka_exporter: true,
+            jolokia: false,
         }
     }
 

@@ -11,10 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -37,6 +38,9 @@ pub enum EndpointKind {
     KafkaExporter,
     /// The Elasticsearch REST API of a cluster (base URL).
     Elasticsearch,
+    /// A Jolokia agent on a Cassandra or Kafka node (`POST /jolokia/`), when the cluster's
+    /// spec asks for one.
+    Jolokia,
 }
 
 /// One served endpoint.
@@ -126,6 +130,7 @@ impl Shared {
 #[derive(Debug, Clone)]
 struct EndpointState {
     shared: Arc<Shared>,
+    system: System,
     cluster: String,
     node: Option<String>,
     kind: EndpointKind,
@@ -146,6 +151,10 @@ pub async fn serve(sim: Simulator, speed: f64) -> Result<SimServer, SimError> {
             let up = sim.node_up(&c.name, &n.name).unwrap_or(true);
             if c.system != System::Elasticsearch {
                 plan.push((c.name.clone(), c.system, Some(n.name.clone()), EndpointKind::Jmx, up));
+                if c.jolokia {
+                    let node = Some(n.name.clone());
+                    plan.push((c.name.clone(), c.system, node, EndpointKind::Jolokia, up));
+                }
             }
             plan.push((
                 c.name.clone(),
@@ -178,6 +187,7 @@ pub async fn serve(sim: Simulator, speed: f64) -> Result<SimServer, SimError> {
         let addr = listener.local_addr().map_err(SimError::Bind)?;
         let url = match kind {
             EndpointKind::Elasticsearch => format!("http://{addr}"),
+            EndpointKind::Jolokia => format!("http://{addr}/jolokia/"),
             _ => format!("http://{addr}/metrics"),
         };
         endpoints.push(Endpoint {
@@ -200,9 +210,14 @@ pub async fn serve(sim: Simulator, speed: f64) -> Result<SimServer, SimError> {
             }
             _ => None,
         };
-        let state = EndpointState { shared: Arc::clone(&shared), cluster, node, kind };
+        let state = EndpointState { shared: Arc::clone(&shared), system, cluster, node, kind };
         let router = match kind {
             EndpointKind::Elasticsearch => Router::new().fallback(es_handler).with_state(state),
+            EndpointKind::Jolokia => Router::new()
+                .route("/jolokia/", post(jolokia_handler))
+                .route("/jolokia", post(jolokia_handler))
+                .fallback(not_found)
+                .with_state(state),
             _ => Router::new()
                 .route("/metrics", get(metrics_handler))
                 .fallback(not_found)
@@ -257,13 +272,27 @@ async fn metrics_handler(State(st): State<EndpointState>) -> Response {
             EndpointKind::Jmx => sim.jmx_metrics(&st.cluster, node),
             EndpointKind::NodeExporter => sim.node_exporter_metrics(&st.cluster, node),
             EndpointKind::KafkaExporter => sim.kafka_exporter_metrics(&st.cluster),
-            EndpointKind::Elasticsearch => None,
+            EndpointKind::Elasticsearch | EndpointKind::Jolokia => None,
         }
     };
     match body {
         Some(text) => ([(header::CONTENT_TYPE, TEXT_FORMAT)], text).into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "node is down\n").into_response(),
     }
+}
+
+async fn jolokia_handler(State(st): State<EndpointState>, request: Bytes) -> Response {
+    let (page, now_ms) = {
+        let sim = st.shared.sim();
+        (sim.jmx_metrics(&st.cluster, st.node.as_deref().unwrap_or("")), sim.now_ms())
+    };
+    let Some(page) = page else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "node is down\n").into_response();
+    };
+    let (status, body) = super::jolokia::answer(st.system, &page, &request, now_ms / 1000);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // A real agent's default mimeType: clients must not rely on application/json.
+    (status, [(header::CONTENT_TYPE, "text/plain;charset=utf-8")], body).into_response()
 }
 
 async fn es_handler(State(st): State<EndpointState>, uri: Uri) -> Response {

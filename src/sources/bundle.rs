@@ -81,6 +81,7 @@ fn sanitized(config: &Config) -> Config {
         for t in &mut cl.targets {
             clean(&mut t.metrics);
             clean(&mut t.node_exporter);
+            clean(&mut t.jolokia);
         }
         cl.file_sd.clear(); // already resolved into targets
     }

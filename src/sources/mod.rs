@@ -8,7 +8,9 @@ pub mod auth;
 pub mod bundle;
 pub mod elasticsearch;
 pub mod exposition;
+pub mod jolokia;
 pub mod prometheus;
+pub mod tls;
 
 use crate::System;
 use crate::config::Config;
@@ -35,6 +37,8 @@ pub enum TargetKind {
     Prometheus,
     /// prometheus-community/elasticsearch_exporter's `/metrics` for a cluster.
     ElasticsearchExporter,
+    /// A Jolokia agent in a Cassandra or Kafka node's JVM (bulk read POST).
+    Jolokia,
 }
 
 /// One endpoint to scrape.
@@ -52,6 +56,8 @@ pub struct Target {
     pub url: String,
     /// The cluster's auth settings, resolved at each fetch.
     pub auth: Option<auth::AuthConfig>,
+    /// The cluster's TLS settings.
+    pub tls: Option<tls::TlsConfig>,
 }
 
 /// How a target fared in one run. Part of the JSON report.
@@ -69,6 +75,10 @@ pub struct TargetHealth {
     pub up: bool,
     /// Why the last failed scrape failed, if any did.
     pub error: Option<String>,
+    /// What the last successful scrape lacked: parts of the target that failed while the
+    /// rest answered (a Jolokia read request's error status, an Elasticsearch endpoint).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partial: Vec<String>,
     /// Successful scrapes this run.
     pub scrapes_ok: usize,
     /// Failed scrapes this run.
@@ -89,6 +99,7 @@ pub fn targets(config: &Config) -> Vec<Target> {
                     kind,
                     url: url.clone(),
                     auth: c.auth.clone(),
+                    tls: c.tls.clone(),
                 });
             }
         };
@@ -97,6 +108,7 @@ pub fn targets(config: &Config) -> Vec<Target> {
         push(None, TargetKind::KafkaExporter, &c.kafka_exporter);
         for t in &c.targets {
             push(Some(&t.node), TargetKind::Metrics, &t.metrics);
+            push(Some(&t.node), TargetKind::Jolokia, &t.jolokia);
             push(Some(&t.node), TargetKind::NodeExporter, &t.node_exporter);
         }
     }
@@ -116,6 +128,14 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// What one scrape of one target produced, and what it lacked.
+#[derive(Debug, Clone)]
+struct Parsed {
+    scraped: Scraped,
+    /// Parts that failed while the rest answered.
+    partial: Vec<String>,
+}
+
 /// What one scrape of one target produced.
 #[derive(Debug, Clone)]
 enum Scraped {
@@ -130,11 +150,15 @@ enum Scraped {
 /// # Errors
 /// If the TLS backend cannot initialise.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    client_builder(timeout).build()
+}
+
+/// The settings every client shares; [`tls::TlsConfig::client`] adds to them.
+fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
         .user_agent(concat!("opsadvisor/", env!("CARGO_PKG_VERSION")))
-        .build()
 }
 
 /// What one fetch of one target returned, before parsing: exactly what a support bundle
@@ -181,10 +205,25 @@ pub async fn fetch_rounds(config: &Config, client: &reqwest::Client) -> Rounds {
     }
     let rounds = config.scrape.samples;
     let max_body = config.scrape.max_body_bytes;
+    // Clusters with their own TLS settings get their own client; one that cannot be set
+    // up (an unreadable CA file) fails only that cluster's targets.
+    let clients: Vec<Result<reqwest::Client, String>> = targets
+        .iter()
+        .map(|t| match &t.tls {
+            Some(tls) => tls.client(config.timeout()),
+            None => Ok(client.clone()),
+        })
+        .collect();
     let mut raws: Vec<Vec<Result<Raw, String>>> = vec![Vec::new(); targets.len()];
     for round in 0..rounds {
         let started = Instant::now();
-        let round_results = join_all(targets.iter().map(|t| fetch_raw(client, t, max_body))).await;
+        let round_results = join_all(targets.iter().zip(&clients).map(|(t, c)| async move {
+            match c {
+                Ok(c) => fetch_raw(c, t, max_body).await,
+                Err(e) => Err(e.clone()),
+            }
+        }))
+        .await;
         for (i, r) in round_results.into_iter().enumerate() {
             raws[i].push(r);
         }
@@ -198,14 +237,14 @@ pub async fn fetch_rounds(config: &Config, client: &reqwest::Client) -> Rounds {
 /// Parses fetched rounds into the snapshot and each target's health. A body that does not
 /// parse is a failed scrape of that target, like a failed fetch.
 pub fn assemble_rounds(config: &Config, rounds: &Rounds) -> (Snapshot, Vec<TargetHealth>) {
-    let results: Vec<Vec<Result<Scraped, String>>> = rounds
+    let results: Vec<Vec<Result<Parsed, String>>> = rounds
         .targets
         .iter()
         .zip(&rounds.raws)
         .map(|(t, rs)| {
             rs.iter()
                 .map(|r| {
-                    let parsed = r.as_ref().map_err(Clone::clone).and_then(|raw| parse_raw(t.kind, raw));
+                    let parsed = r.as_ref().map_err(Clone::clone).and_then(|raw| parse_raw(t, raw));
                     if let Err(e) = &parsed {
                         tracing::warn!(cluster = %t.cluster, url = %redact(&t.url), error = %e, "Scrape failed.");
                     }
@@ -225,11 +264,20 @@ pub fn assemble_rounds(config: &Config, rounds: &Rounds) -> (Snapshot, Vec<Targe
             url: redact(&t.url),
             up: rs.last().is_some_and(Result::is_ok),
             error: rs.iter().rev().find_map(|r| r.as_ref().err().cloned()),
+            partial: rs
+                .iter()
+                .rev()
+                .find_map(|r| r.as_ref().ok())
+                .map_or_else(Vec::new, |p| p.partial.clone()),
             scrapes_ok: rs.iter().filter(|r| r.is_ok()).count(),
             scrapes_failed: rs.iter().filter(|r| r.is_err()).count(),
         })
         .collect();
     let n = rounds.raws.iter().map(Vec::len).max().unwrap_or(0);
+    let results = results
+        .into_iter()
+        .map(|rs| rs.into_iter().map(|r| r.map(|p| p.scraped)).collect())
+        .collect();
     (assemble(config, &rounds.targets, results, n), health)
 }
 
@@ -336,6 +384,17 @@ async fn fetch_raw(
         if !bodies.contains_key("nodes_stats") && !bodies.contains_key("health") {
             return Err(errors.join("; "));
         }
+    } else if target.kind == TargetKind::Jolokia {
+        // One bulk read per scrape. The request is kept beside the response, so a bundle
+        // says what was asked and replays through the same parsing.
+        let request = jolokia::Mapping::builtin().request_body(target.system);
+        let (content_type, body) =
+            post_json(client, &target.url, &request, max_body, credentials).await?;
+        bodies.insert(
+            "request".to_string(),
+            RawBody { content_type: Some("application/json".into()), body: request.into_bytes() },
+        );
+        bodies.insert("jolokia".to_string(), RawBody { content_type, body });
     } else {
         let (content_type, body) =
             fetch(client, &target.url, exposition::ACCEPT_HEADER, max_body, credentials).await?;
@@ -345,7 +404,26 @@ async fn fetch_raw(
 }
 
 /// Parses what one fetch returned. Samples without timestamps are dated by the fetch.
-fn parse_raw(kind: TargetKind, raw: &Raw) -> Result<Scraped, String> {
+fn parse_raw(target: &Target, raw: &Raw) -> Result<Parsed, String> {
+    let kind = target.kind;
+    if kind == TargetKind::Jolokia {
+        let body = raw.bodies.get("jolokia").ok_or("no body recorded")?;
+        let parsed = jolokia::parse(&body.body, jolokia::Mapping::builtin(), target.system)?;
+        // The agent's clock has whole seconds. When it agrees with ours, the fetch time is
+        // the more precise reading of the same instant (rates over 15 s would be off by up
+        // to 7% otherwise); when it does not (a simulation, a skewed host), the agent's
+        // clock is what the values belong to.
+        let timestamp_ms = match parsed.timestamp_s {
+            Some(s) if (s.saturating_mul(1000) - raw.fetched_ms).abs() > 2_000 => {
+                s.saturating_mul(1000)
+            }
+            _ => raw.fetched_ms,
+        };
+        return Ok(Parsed {
+            scraped: Scraped::Points(Point { timestamp_ms, samples: parsed.samples }),
+            partial: parsed.errors,
+        });
+    }
     if kind == TargetKind::Elasticsearch {
         let text =
             |key: &str| raw.bodies.get(key).map(|b| String::from_utf8_lossy(&b.body).into_owned());
@@ -361,7 +439,10 @@ fn parse_raw(kind: TargetKind, raw: &Raw) -> Result<Scraped, String> {
             tracing::warn!(error = %e, "Elasticsearch response not understood.");
         }
         let timestamp_ms = converted.timestamp_ms.unwrap_or(raw.fetched_ms);
-        return Ok(split_by_es_node(converted.samples, timestamp_ms));
+        return Ok(Parsed {
+            scraped: split_by_es_node(converted.samples, timestamp_ms),
+            partial: raw.errors.clone(),
+        });
     }
     let body = raw.bodies.get("metrics").ok_or("no body recorded")?;
     let format = exposition::detect_format(body.content_type.as_deref(), &body.body);
@@ -369,11 +450,12 @@ fn parse_raw(kind: TargetKind, raw: &Raw) -> Result<Scraped, String> {
         exposition::parse(&body.body, format).map_err(|e| format!("invalid exposition: {e}"))?;
     let timestamp_ms =
         parsed.samples.iter().filter_map(|s| s.timestamp_ms).max().unwrap_or(raw.fetched_ms);
-    Ok(match kind {
+    let scraped = match kind {
         // The exporter's /metrics describes every ES node: split it like the REST path.
         TargetKind::ElasticsearchExporter => split_by_es_node(parsed.samples, timestamp_ms),
         _ => Scraped::Points(Point { timestamp_ms, samples: parsed.samples }),
-    })
+    };
+    Ok(Parsed { scraped, partial: Vec::new() })
 }
 
 /// Splits elasticsearch_exporter-named samples (from the REST converter or the exporter's
@@ -404,24 +486,70 @@ async fn fetch(
     max_body: u64,
     credentials: Option<&auth::Credentials>,
 ) -> Result<(Option<String>, Vec<u8>), String> {
-    let describe = |e: reqwest::Error| {
-        if e.is_timeout() {
-            "timeout".to_string()
-        } else if e.is_connect() {
-            let mut msg = "connection failed".to_string();
-            let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg = format!("connection failed: {s}");
-                src = s.source();
-            }
-            msg
-        } else if e.is_decode() || e.is_body() {
-            format!("reading body: {e}")
-        } else {
-            e.without_url().to_string()
-        }
-    };
     let req = auth::apply(client.get(url).header("Accept", accept), credentials);
+    read_response(req, max_body).await
+}
+
+/// POSTs a JSON body to `url`; returns the Content-Type and at most `max_body` bytes.
+async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: &str,
+    max_body: u64,
+    credentials: Option<&auth::Credentials>,
+) -> Result<(Option<String>, Vec<u8>), String> {
+    let req = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("Accept", "application/json, text/plain;q=0.9")
+        .body(body.to_string());
+    read_response(auth::apply(req, credentials), max_body).await
+}
+
+/// A reqwest error as a short reason. The TLS reason (unknown issuer, expired, name
+/// mismatch) sits deep in the source chain: it is named, so a missing CA is recognisable.
+fn describe(e: reqwest::Error) -> String {
+    let chain = || {
+        let mut parts = Vec::new();
+        let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+        while let Some(s) = src {
+            parts.push(s.to_string());
+            src = s.source();
+        }
+        parts
+    };
+    if e.is_timeout() {
+        "timeout".to_string()
+    } else if e.is_connect() {
+        let parts = chain();
+        match parts.iter().find(|p| p.contains("certificate") || p.contains("Certificate")) {
+            Some(cert) => format!("TLS certificate not trusted: {cert}"),
+            None => match parts.last() {
+                Some(last) => format!("connection failed: {last}"),
+                None => "connection failed".to_string(),
+            },
+        }
+    } else if e.is_decode() || e.is_body() {
+        match chain().last() {
+            Some(cause) if is_reset(cause) => {
+                format!("connection reset while reading body: {cause}")
+            }
+            _ => format!("reading body: {e}"),
+        }
+    } else {
+        e.without_url().to_string()
+    }
+}
+
+fn is_reset(cause: &str) -> bool {
+    cause.contains("reset") || cause.contains("os error 104")
+}
+
+/// Sends `req`; returns the Content-Type and at most `max_body` bytes of a 2xx body.
+async fn read_response(
+    req: reqwest::RequestBuilder,
+    max_body: u64,
+) -> Result<(Option<String>, Vec<u8>), String> {
     let mut resp = req.send().await.map_err(describe)?;
     let status = resp.status();
     if !status.is_success() {
@@ -493,6 +621,7 @@ pub async fn collect_prometheus(
             url: redact(&p.url),
             up,
             error,
+            partial: Vec::new(),
             scrapes_ok: usize::from(up),
             scrapes_failed: usize::from(!up),
         });
