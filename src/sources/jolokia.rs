@@ -165,7 +165,7 @@ impl ReadRequest {
 
 /// Whether an MBean name is a pattern (the agent then keys its answer by MBean name).
 pub fn is_pattern(mbean: &str) -> bool {
-    mbean.split_once(':').is_none_or(|(domain, props)| {
+    mbean.split_once(':').is_some_and(|(domain, props)| {
         domain.contains(['*', '?']) || props.split(',').any(|p| p == "*" || p.contains(['*', '?']))
     })
 }
