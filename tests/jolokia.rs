@@ -194,6 +194,7 @@ async fn jolokia_and_the_jmx_exporter_give_the_same_features() {
             assert!(t.jolokia.is_some(), "the simulator serves Jolokia");
             t.metrics = None;
         }
+        samples_agree(&both, system).await;
         let (jmx, _) = last_frame(&via_jmx).await;
         let (jol, health) = last_frame(&via_jolokia).await;
         for h in health.iter().filter(|h| h.kind == TargetKind::Jolokia) {
@@ -226,6 +227,50 @@ async fn jolokia_and_the_jmx_exporter_give_the_same_features() {
             compared.len()
         );
         drop(server);
+    }
+}
+
+/// Every sample read through Jolokia is, at the same instant, a sample of the node's JMX
+/// exporter with the same name, labels and value (counters included, which the frozen
+/// feature comparison cannot rate); and every metric the mapping names for the system is
+/// produced, except the Cassandra 2.x `ColumnFamily` names the simulator does not emit.
+async fn samples_agree(config: &Config, system: System) {
+    let client = sources::http_client(Duration::from_secs(5)).unwrap();
+    let (snapshot, _) = sources::collect(config, &client).await;
+    let mut produced = std::collections::BTreeSet::new();
+    for node in &snapshot.clusters[0].nodes {
+        let last = |path: &str| {
+            node.sources
+                .iter()
+                .find(|s| s.source.ends_with(path))
+                .and_then(|s| s.points.last().cloned().flatten())
+                .unwrap()
+                .samples
+        };
+        let (jmx, jol) = (last("/metrics"), last("/jolokia/"));
+        assert!(jol.len() > 40, "{}: {} Jolokia samples", node.name, jol.len());
+        for s in &jol {
+            produced.insert(s.name.clone());
+            let twin = jmx.iter().find(|j| j.name == s.name && j.labels == s.labels);
+            let twin = twin.unwrap_or_else(|| panic!("{}: {s:?} not on the JMX page", node.name));
+            assert!(
+                (twin.value - s.value).abs() <= 1e-9 * s.value.abs().max(1.0),
+                "{}: {s:?} vs JMX {}",
+                node.name,
+                twin.value
+            );
+        }
+    }
+    for bean in Mapping::builtin().beans(system) {
+        for rule in bean.read.values() {
+            assert!(
+                produced.contains(&rule.metric)
+                    || rule.metric.starts_with("cassandra_columnfamily_"),
+                "{system:?}: {} ({}) never produced",
+                rule.metric,
+                bean.mbean
+            );
+        }
     }
 }
 
