@@ -210,3 +210,59 @@ async fn gzip_encoded_bodies_are_read() {
     assert_eq!(report.findings.len(), 1);
     assert_eq!(report.findings[0].symptom, "250 pending on gz");
 }
+
+/// A target that sends its headers and part of its body, then resets the connection
+/// (SO_LINGER 0, so the kernel sends RST instead of FIN), fails alone with a reason that
+/// names the reset; the good target's findings are what they are without it.
+#[tokio::test]
+async fn a_connection_reset_mid_body_costs_only_its_target() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let reset = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let resets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = resets.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = "cassandra_compaction_pendingtasks 999\n".repeat(100);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n",
+                    body.len() * 10
+                );
+                conn.write_all(head.as_bytes()).await.unwrap();
+                conn.write_all(body.as_bytes()).await.unwrap();
+                conn.flush().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                conn.set_zero_linger().unwrap();
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                drop(conn); // RST
+            });
+        }
+    });
+    let good = serve(Router::new().route("/metrics", get(|| async { good_exposition() }))).await;
+    let rules = rules_dir();
+    let alone = config(&[("good", &good)], rules.path());
+    let set = pipeline::load_rules(&alone, opsadvisor::features::catalog::Catalog::builtin());
+    let baseline = pipeline::advise(&alone, &set).await.unwrap();
+    let mixed = config(&[("good", &good), ("reset", &reset)], rules.path());
+    let report = pipeline::advise(&mixed, &set).await.unwrap();
+    assert_eq!(report.findings, baseline.findings, "the reset changed the good target's findings");
+    assert_eq!(report.findings.len(), 1);
+    let t = report.targets.iter().find(|t| t.node.as_deref() == Some("reset")).unwrap();
+    assert!(!t.up);
+    assert_eq!(t.scrapes_failed, 3);
+    let e = t.error.clone().unwrap();
+    eprintln!("reset target: {e}");
+    assert!(e.starts_with("connection reset while reading body"), "{e}");
+    assert!(resets.load(std::sync::atomic::Ordering::Relaxed) >= 3, "the server really reset");
+}
