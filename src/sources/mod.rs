@@ -523,7 +523,7 @@ fn describe(e: reqwest::Error) -> String {
     } else if e.is_connect() {
         let parts = chain();
         match parts.iter().find(|p| p.contains("certificate") || p.contains("Certificate")) {
-            Some(cert) => format!("TLS certificate not trusted: {cert}"),
+            Some(cert) => format!("TLS certificate rejected: {cert}"),
             None => match parts.last() {
                 Some(last) => format!("connection failed: {last}"),
                 None => "connection failed".to_string(),

@@ -12,7 +12,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
-    /// PEM file with the CA certificate(s) that signed the targets' certificates.
+    /// PEM file with the CA certificate(s) that signed the targets' certificates. As in
+    /// Prometheus's `tls_config`, these become the only trusted roots for the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
     /// Accept any certificate (no verification at all). For labs only: it lets anyone on
@@ -20,7 +21,8 @@ pub struct TlsConfig {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure_skip_verify: bool,
     /// Accept certificates whose names do not match the URL's host (e.g. targets addressed
-    /// by IP with certificates issued for names). The chain is still verified.
+    /// by IP with certificates issued for names). The chain is still verified against
+    /// `ca_file`, which is therefore required.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skip_hostname_verify: bool,
 }
@@ -29,6 +31,12 @@ impl TlsConfig {
     /// Problems with the settings, as (field, message).
     pub fn validate(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
+        if self.skip_hostname_verify && self.ca_file.is_none() && !self.insecure_skip_verify {
+            out.push((
+                "skip_hostname_verify",
+                "needs ca_file: only a private CA's chain may stand in for the name check".into(),
+            ));
+        }
         if self.insecure_skip_verify && (self.ca_file.is_some() || self.skip_hostname_verify) {
             out.push((
                 "insecure_skip_verify",
@@ -40,6 +48,7 @@ impl TlsConfig {
     }
 
     /// An HTTP client for this cluster: [`super::http_client`]'s settings plus these.
+    /// Settings that [`TlsConfig::validate`] rejects never reach here from a loaded config.
     ///
     /// # Errors
     /// The CA file that cannot be read or holds no PEM certificate, by name.
@@ -53,9 +62,7 @@ impl TlsConfig {
             if certs.is_empty() {
                 return Err(format!("tls: ca_file {path} holds no PEM certificate"));
             }
-            for c in certs {
-                b = b.add_root_certificate(c);
-            }
+            b = b.tls_certs_only(certs);
         }
         if self.insecure_skip_verify {
             b = b.tls_danger_accept_invalid_certs(true);
