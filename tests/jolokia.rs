@@ -337,9 +337,18 @@ async fn a_failed_read_costs_only_its_metrics_and_is_named() {
     assert_eq!(pending, vec![Some(250.0), Some(7.0)]);
     assert_eq!(heap[0], Some(0.3));
     assert_eq!(frame.f64_column("mutation_pending").unwrap()[0], None, "its read failed");
-    // The JSON report carries the reason.
+    // The JSON report carries the reason, and so does the text report.
     let json = serde_json::to_string(&health).unwrap();
     assert!(json.contains("\"partial\":[") && !json.contains("pw\""), "{json}");
+    let rules = pipeline::load_rules(&config, Catalog::builtin());
+    let report = pipeline::advise(&config, &rules).await.unwrap();
+    let text = report.render(opsadvisor::sinks::report::ReportFormat::Text, false);
+    assert!(
+        text.contains("Targets with partial data:")
+            && text.contains("c a Jolokia")
+            && text.contains("403 java.lang.SecurityException"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -181,6 +181,19 @@ impl Report {
             }
             out.push('\n');
         }
+        let partial: Vec<&TargetHealth> =
+            self.targets.iter().filter(|t| t.up && !t.partial.is_empty()).collect();
+        if !partial.is_empty() {
+            let _ = writeln!(out, "{}", heading.replace("with errors", "with partial data"));
+            for t in partial {
+                let node = t.node.as_deref().unwrap_or("-");
+                for p in &t.partial {
+                    let _ =
+                        writeln!(out, "{indent}{} {node} {:?} {}: {p}", t.cluster, t.kind, t.url);
+                }
+            }
+            out.push('\n');
+        }
         if !self.rule_errors.is_empty() {
             let _ = writeln!(out, "Rule files skipped:");
             for e in &self.rule_errors {
