@@ -8,7 +8,9 @@
 //!                                        (URLs without credentials or query strings)
 //! DIR/targets/<t>/<round>.json           per fetch: fetched_ms, error, and its bodies:
 //!                                        { key: { file, content_type } }
-//! DIR/targets/<t>/<round>.<key>.body     a body exactly as received
+//! DIR/targets/<t>/<round>.<key>.body     a body exactly as received (key `metrics`, an
+//!                                        Elasticsearch endpoint, or `jolokia` with the
+//!                                        bulk read POSTed beside it as `request`)
 //! ```
 //! `<t>` is the target's index in config order. Bodies are kept verbatim: metrics carry no
 //! secrets, and exact bytes are what a parser bug report needs. Clusters read from
