@@ -182,8 +182,18 @@ async fn a_name_mismatch_is_named_and_can_be_allowed() {
     let ca = dir.path().join("ca.pem");
     let ca = ca.display();
     let yaml = format!(
-        "scrape: {{ interval: 50ms, timeout: 3s, samples: 2 }}\nclusters:\n{}{}",
+        "scrape: {{ interval: 50ms, timeout: 3s, samples: 2 }}\nclusters:\n{}{}{}{}",
         cluster("strict", &format!("    tls: {{ ca_file: '{ca}' }}\n"), &url),
+        cluster(
+            "named",
+            &format!("    tls: {{ ca_file: '{ca}', server_name: cass-1.db.internal }}\n"),
+            &url
+        ),
+        cluster(
+            "misnamed",
+            &format!("    tls: {{ ca_file: '{ca}', server_name: cass-2.db.internal }}\n"),
+            &url
+        ),
         cluster(
             "by_ip",
             &format!("    tls: {{ ca_file: '{ca}', skip_hostname_verify: true }}\n"),
@@ -199,6 +209,12 @@ async fn a_name_mismatch_is_named_and_can_be_allowed() {
     assert!(!strict.up && reason.contains("certificate"), "{reason}");
     let by_ip = health.iter().find(|h| h.cluster == "by_ip").unwrap();
     assert!(by_ip.up, "{by_ip:#?}");
+    let named = health.iter().find(|h| h.cluster == "named").unwrap();
+    assert!(named.up, "{named:#?}");
+    let misnamed = health.iter().find(|h| h.cluster == "misnamed").unwrap();
+    let reason = misnamed.error.clone().unwrap();
+    eprintln!("misnamed: {reason}");
+    assert!(!misnamed.up && reason.contains("certificate not valid for name"), "{reason}");
 }
 
 #[test]
@@ -206,6 +222,20 @@ fn conflicting_tls_settings_are_config_errors() {
     let yaml = "clusters:\n  - name: c\n    system: kafka\n    tls: { insecure_skip_verify: true, ca_file: ca.pem }\n    targets: [{ node: a, metrics: 'https://a:7071/metrics' }]\n";
     let issues = Config::from_yaml(yaml, Path::new("/")).unwrap_err();
     assert!(issues.iter().any(|i| i.path == "clusters[0].tls.insecure_skip_verify"), "{issues:?}");
+    for (tls, field) in [
+        ("{ server_name: db.internal }", "server_name"),
+        ("{ skip_hostname_verify: true }", "skip_hostname_verify"),
+        ("{ ca_file: ca.pem, server_name: 'not a name' }", "server_name"),
+    ] {
+        let yaml = format!(
+            "clusters:\n  - name: c\n    system: kafka\n    tls: {tls}\n    targets: [{{ node: a, metrics: 'https://a:7071/metrics' }}]\n"
+        );
+        let issues = Config::from_yaml(&yaml, Path::new("/")).unwrap_err();
+        assert!(
+            issues.iter().any(|i| i.path == format!("clusters[0].tls.{field}")),
+            "{tls}: {issues:?}"
+        );
+    }
     let yaml = "clusters:\n  - name: c\n    system: kafka\n    tls: { ca: x }\n    targets: [{ node: a, metrics: 'https://a:7071/metrics' }]\n";
     assert!(Config::from_yaml(yaml, Path::new("/")).is_err());
 }
