@@ -414,7 +414,9 @@ fn parse_raw(target: &Target, raw: &Raw) -> Result<Parsed, String> {
         // to 7% otherwise); when it does not (a simulation, a skewed host), the agent's
         // clock is what the values belong to.
         let timestamp_ms = match parsed.timestamp_s {
-            Some(s) if (s.saturating_mul(1000) - raw.fetched_ms).abs() > 2_000 => {
+            Some(s)
+                if s.saturating_mul(1000).saturating_sub(raw.fetched_ms).unsigned_abs() > 2_000 =>
+            {
                 s.saturating_mul(1000)
             }
             _ => raw.fetched_ms,
@@ -627,4 +629,50 @@ pub async fn collect_prometheus(
         });
     }
     (snapshots, health)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn jolokia_raw(timestamp: &str, fetched_ms: i64) -> Raw {
+        let body = format!(
+            r#"[{{"request":{{"mbean":"java.lang:type=Threading","attribute":["DaemonThreadCount","PeakThreadCount","ThreadCount"],"type":"read"}},"value":{{"ThreadCount":42}},"status":200,"timestamp":{timestamp}}}]"#
+        );
+        let mut bodies = BTreeMap::new();
+        bodies.insert("jolokia".into(), RawBody { content_type: None, body: body.into_bytes() });
+        Raw { fetched_ms, bodies, errors: Vec::new() }
+    }
+
+    fn timestamp_of(raw: &Raw) -> i64 {
+        let target = Target {
+            cluster: "c".into(),
+            system: System::Kafka,
+            node: Some("n".into()),
+            kind: TargetKind::Jolokia,
+            url: "http://127.0.0.1:8778/jolokia/".into(),
+            auth: None,
+            tls: None,
+        };
+        match parse_raw(&target, raw).unwrap().scraped {
+            Scraped::Points(p) => {
+                assert_eq!(p.samples[0].name, "jvm_threads_current");
+                p.timestamp_ms
+            }
+            Scraped::Es { .. } => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn jolokia_samples_are_dated_by_the_more_precise_clock() {
+        // The agent's whole second agrees with the fetch: the fetch's milliseconds win.
+        assert_eq!(timestamp_of(&jolokia_raw("1700000000", 1_700_000_000_456)), 1_700_000_000_456);
+        // A simulation hours ahead: the agent's clock is what the values belong to.
+        assert_eq!(timestamp_of(&jolokia_raw("1700007200", 1_700_000_000_456)), 1_700_007_200_000);
+        // Absurd agent clocks do not overflow.
+        for ts in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            let _ = timestamp_of(&jolokia_raw(&ts, 1_700_000_000_000));
+        }
+    }
 }
