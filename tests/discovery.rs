@@ -19,7 +19,8 @@ fn file_sd_json_and_yaml_become_targets_by_node() {
     .unwrap();
     std::fs::write(
         dir.path().join("sd/hosts.json"),
-        r#"[{"targets": ["10.0.0.1:9100"], "labels": {"exporter": "node_exporter"}}]"#,
+        r#"[{"targets": ["10.0.0.1:9100"], "labels": {"exporter": "node_exporter"}},
+            {"targets": ["10.0.0.2:8778"], "labels": {"exporter": "jolokia"}}]"#,
     )
     .unwrap();
     std::fs::write(
@@ -39,6 +40,7 @@ fn file_sd_json_and_yaml_become_targets_by_node() {
     assert_eq!(by_node("10.0.0.1").metrics.as_deref(), Some("http://10.0.0.1:7070/metrics"));
     assert_eq!(by_node("10.0.0.1").node_exporter.as_deref(), Some("http://10.0.0.1:9100/metrics"));
     assert_eq!(by_node("10.0.0.2").node_exporter, None);
+    assert_eq!(by_node("10.0.0.2").jolokia.as_deref(), Some("http://10.0.0.2:8778/jolokia/"));
     assert_eq!(by_node("cass-3").metrics.as_deref(), Some("https://db3.example:8443/jmx"));
 }
 
@@ -47,7 +49,7 @@ fn file_sd_problems_are_reported_with_their_path() {
     let dir = TempDir::new("file_sd_bad");
     std::fs::write(
         dir.path().join("bad.json"),
-        r#"[{"targets": ["a:1"], "labels": {"exporter": "jolokia"}}]"#,
+        r#"[{"targets": ["a:1"], "labels": {"exporter": "graphite"}}]"#,
     )
     .unwrap();
     std::fs::write(dir.path().join("broken.json"), "[{").unwrap();
@@ -65,7 +67,7 @@ fn file_sd_problems_are_reported_with_their_path() {
     );
     assert!(
         text.iter()
-            .any(|t| t.starts_with("clusters[0].file_sd[1]: group 0") && t.contains("jolokia")),
+            .any(|t| t.starts_with("clusters[0].file_sd[1]: group 0") && t.contains("graphite")),
         "{text:#?}"
     );
     assert!(text.iter().any(|t| t.starts_with("clusters[0].file_sd[2]: ")), "{text:#?}");

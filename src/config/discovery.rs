@@ -4,7 +4,7 @@
 //! A `file_sd` file is what Prometheus reads (JSON or YAML): a list of target groups, each
 //! with `targets` (`host:port`) and `labels`. opsadvisor reads three labels from a group:
 //! `node` (the node name; default the host without its port), `exporter` (`metrics`, the
-//! default, or `node_exporter`) and `__metrics_path__`/`__scheme__` as Prometheus does.
+//! default, `node_exporter`, or `jolokia` whose path defaults to `/jolokia/`) and `__metrics_path__`/`__scheme__` as Prometheus does.
 //!
 //! Sharding follows Prometheus's `hashmod` relabel action (the last 8 bytes of the MD5 of
 //! the value, big-endian, modulo N). The unit is the cluster, not the target: checks compare
@@ -89,18 +89,20 @@ pub fn resolve_file_sd(cluster: &mut ClusterConfig, index: usize, base: &Path) -
             };
             for (g, group) in groups.iter().enumerate() {
                 let scheme = group.labels.get("__scheme__").map_or("http", String::as_str);
-                let metrics_path =
-                    group.labels.get("__metrics_path__").map_or("/metrics", String::as_str);
                 let exporter = group.labels.get("exporter").map_or("metrics", String::as_str);
-                if exporter != "metrics" && exporter != "node_exporter" {
+                if !["metrics", "node_exporter", "jolokia"].contains(&exporter) {
                     issues.push(ConfigIssue {
                         path: format!("{path}: group {g}"),
                         message: format!(
-                            "label exporter='{exporter}' (expected metrics or node_exporter)"
+                            "label exporter='{exporter}' (expected metrics, node_exporter or jolokia)"
                         ),
                     });
                     continue;
                 }
+                // A Jolokia agent's base URL is /jolokia/, not /metrics.
+                let default_path = if exporter == "jolokia" { "/jolokia/" } else { "/metrics" };
+                let metrics_path =
+                    group.labels.get("__metrics_path__").map_or(default_path, String::as_str);
                 for address in &group.targets {
                     let host = address.rsplit_once(':').map_or(address.as_str(), |(h, _)| h);
                     let node =
@@ -119,10 +121,10 @@ pub fn resolve_file_sd(cluster: &mut ClusterConfig, index: usize, base: &Path) -
                             &mut cluster.targets[last]
                         }
                     };
-                    let slot = if exporter == "metrics" {
-                        &mut target.metrics
-                    } else {
-                        &mut target.node_exporter
+                    let slot = match exporter {
+                        "metrics" => &mut target.metrics,
+                        "jolokia" => &mut target.jolokia,
+                        _ => &mut target.node_exporter,
                     };
                     *slot = Some(url);
                 }
