@@ -43,6 +43,30 @@ pub enum Command {
     /// List what opsadvisor knows.
     #[command(subcommand)]
     List(ListCommand),
+    /// Forecast a `timestamp,value` CSV from rolling origins (what the backtest calls).
+    Forecast(ForecastArgs),
+}
+
+/// `forecast` options: rolling-origin forecasts of one CSV series, printed as CSV
+/// `origin,horizon_s,forecast,lo,hi` (origin as the CSV wrote it).
+#[derive(Debug, clap::Args)]
+pub struct ForecastArgs {
+    /// The series: a header line, then `timestamp,value` rows; timestamps as
+    /// `2014-02-14 14:30:00` (UTC), RFC 3339, or Unix seconds.
+    #[arg(long)]
+    pub csv: PathBuf,
+    /// Horizons to forecast, comma-separated Prometheus durations.
+    #[arg(long, default_value = "1h,6h,24h", value_delimiter = ',')]
+    pub horizons: Vec<String>,
+    /// History before the first origin.
+    #[arg(long, default_value = "3d")]
+    pub min_history: String,
+    /// History the model sees at each origin (older points are dropped).
+    #[arg(long, default_value = "7d")]
+    pub max_history: String,
+    /// Time between two origins.
+    #[arg(long, default_value = "12h")]
+    pub every: String,
 }
 
 /// `list` subcommands.
@@ -187,6 +211,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Test(TestCommand::Rules { files }) => test_rules(&files),
+        Command::Forecast(args) => forecast_csv(&args),
         Command::List(ListCommand::Checks { format }) => {
             print!("{}", list_checks(format));
             Ok(0)
@@ -298,6 +323,62 @@ async fn check_metrics(source: &str, force_openmetrics: bool) -> Result<u8> {
             Ok(3)
         }
     }
+}
+
+fn forecast_csv(args: &ForecastArgs) -> Result<u8> {
+    use crate::analyzers::capacity::forecast::{Model, Series};
+    let dur = |s: &str| -> Result<i64> {
+        let d = crate::config::parse_duration(s).map_err(Error::Usage)?;
+        Ok(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    };
+    let horizons: Vec<i64> = args.horizons.iter().map(|h| dur(h)).collect::<Result<_>>()?;
+    let (min_h, max_h, every) =
+        (dur(&args.min_history)?, dur(&args.max_history)?, dur(&args.every)?.max(1));
+    let path = args.csv.display().to_string();
+    let text = std::fs::read_to_string(&args.csv)
+        .map_err(|source| Error::Io { path: path.clone(), source })?;
+    let mut rows: Vec<(String, i64, f64)> = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let Some((ts, v)) = line.split_once(',') else { continue };
+        let bad = |what: &str| Error::Usage(format!("{path}:{}: {what}", i + 1));
+        let t = parse_csv_time(ts.trim()).ok_or_else(|| bad("invalid timestamp"))?;
+        let v: f64 = v.trim().parse().map_err(|_| bad("invalid value"))?;
+        rows.push((ts.trim().to_string(), t, v));
+    }
+    let points: Vec<(i64, f64)> = rows.iter().map(|r| (r.1, r.2)).collect();
+    let Some(first) = points.first().map(|p| p.0) else {
+        return Err(Error::Usage(format!("{path}: no rows")));
+    };
+    let last = points.last().map_or(first, |p| p.0);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "origin,horizon_s,forecast,lo,hi");
+    let mut origin = first + min_h;
+    while origin <= last {
+        // The origin is the last observed point at or before `origin`.
+        let end = points.partition_point(|p| p.0 <= origin);
+        let start = points.partition_point(|p| p.0 <= origin - max_h);
+        if end > 0
+            && let Ok(model) = Series::regular(&points[start..end], None).and_then(Model::fit)
+        {
+            let step = model.series().step_ms;
+            for &h in &horizons {
+                let p = model.predict(usize::try_from((h / step).max(1)).unwrap_or(1));
+                let _ =
+                    writeln!(out, "{},{},{},{},{}", rows[end - 1].0, h / 1000, p.mean, p.lo, p.hi);
+            }
+        }
+        origin += every;
+    }
+    Ok(0)
+}
+
+fn parse_csv_time(s: &str) -> Option<i64> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return Some((secs * 1000.0) as i64);
+    }
+    let iso = if s.contains('T') { s.to_string() } else { s.replacen(' ', "T", 1) };
+    let iso = if iso.ends_with('Z') { iso } else { format!("{iso}Z") };
+    crate::config::parse_utc_timestamp(&iso).ok()
 }
 
 fn test_rules(paths: &[PathBuf]) -> Result<u8> {
