@@ -351,16 +351,30 @@ impl Model {
 
     /// The forecast path at `steps` evenly spaced horizons up to `horizon_ms`, using the
     /// configuration chosen for the whole horizon (so the path is one consistent model).
+    /// In-history errors are computed at a few horizons only, each point using those of the
+    /// nearest validated horizon at or beyond it (the wider interval).
     pub fn path(&self, horizon_ms: i64, steps: usize) -> Vec<Prediction> {
         let step = self.series.step_ms.max(1);
         let h_max = usize::try_from(horizon_ms / step).unwrap_or(0).max(1);
         let (c, _) = self.choose(h_max);
+        let validated = self.x.len().saturating_sub(2) / 2;
+        let mut checkpoints: Vec<usize> = (0..8)
+            .map(|k| ((validated.max(1) as f64).powf((k + 1) as f64 / 8.0)).round() as usize)
+            .map(|h| h.clamp(1, validated.max(1)))
+            .collect();
+        checkpoints.dedup();
+        let errors: Vec<(usize, Vec<f64>)> =
+            checkpoints.iter().map(|&h| (h, self.errors(h, c))).collect();
         let steps = steps.max(1);
         (1..=steps)
             .map(|k| {
                 let h = (h_max * k / steps).max(1);
-                let (_, e) = (c, self.errors(h.min(self.x.len().saturating_sub(2) / 2).max(1), c));
-                self.predict_with(h, c, &e)
+                let e = errors
+                    .iter()
+                    .find(|(ch, _)| *ch >= h)
+                    .or(errors.last())
+                    .map_or(&[][..], |(_, e)| e.as_slice());
+                self.predict_with(h, c, e)
             })
             .collect()
     }
