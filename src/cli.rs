@@ -454,15 +454,62 @@ async fn advise(args: AdviseArgs) -> Result<u8> {
         let report = pipeline::advise_rounds(&config, &rules, &rounds).await?;
         return Ok(print_report(&report, &args));
     }
-    let (config, _server) = config_or_demo(&args.config, args.seed).await?;
-    let rules = pipeline::load_rules(&config, Catalog::builtin());
-    let report = pipeline::advise(&config, &rules).await.map_err(|e| match (e, &args.config) {
-        (Error::ConfigIssues(issues), Some(path)) => {
-            Error::Config(crate::config::ConfigError { file: path.display().to_string(), issues })
+    let (config, _server, recorded) = match &args.config {
+        Some(path) => (Config::load(path)?, None, None),
+        None => {
+            let (server, recorded) = demo_with_history(args.seed).await?;
+            (demo_config(&server), Some(server), Some(recorded))
         }
-        (e, _) => e,
-    })?;
+    };
+    let rules = pipeline::load_rules(&config, Catalog::builtin());
+    let report = pipeline::advise_recorded(&config, &rules, recorded.as_ref()).await.map_err(
+        |e| match (e, &args.config) {
+            (Error::ConfigIssues(issues), Some(path)) => {
+                Error::Config(crate::config::ConfigError {
+                    file: path.display().to_string(),
+                    issues,
+                })
+            }
+            (e, _) => e,
+        },
+    )?;
     Ok(print_report(&report, &args))
+}
+
+/// Days of history the demo records before serving, for the capacity forecasts.
+const DEMO_HISTORY_MS: i64 = 7 * 86_400_000;
+
+/// The demo simulation with a week of recorded hourly history before it starts serving:
+/// the simulation starts a week earlier, fast-forwards through the week recording what each
+/// target would have answered, then warms up and serves as usual. Faults keep their start
+/// relative to the served part, except the growing Elasticsearch archive, which has been
+/// growing all week.
+async fn demo_with_history(seed: u64) -> Result<(SimServer, crate::sources::Rounds)> {
+    let mut spec = SimSpec::demo(seed);
+    let warmup_ms = (spec.warmup_s * 1000.0) as i64;
+    spec.start_ms -= DEMO_HISTORY_MS;
+    spec.warmup_s = 0.0;
+    for c in &mut spec.clusters {
+        for f in &mut c.faults {
+            if f.fault != simulate::Fault::DiskLowWatermark {
+                f.start_s += DEMO_HISTORY_MS as f64 / 1000.0;
+            }
+        }
+    }
+    let live_start = spec.start_ms + DEMO_HISTORY_MS;
+    let mut sim = Simulator::new(spec)?;
+    let (sim, recorded) = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let targets = simulate::record::targets(&sim);
+        let recorded = simulate::record::record(&mut sim, &targets, live_start, 2 * 3_600_000);
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Demo history recorded.");
+        sim.advance_to(live_start + warmup_ms);
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Demo warmed up.");
+        (sim, recorded)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("demo history task failed: {e}")))?;
+    Ok((simulate::serve(sim, DEMO_SPEED).await?, recorded))
 }
 
 /// Prints the report; returns the exit code `--fail-on` asks for.
@@ -496,6 +543,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
                     file_sd: Vec::new(),
                     disabled_checks: Vec::new(),
                     thresholds: Default::default(),
+                    capacity: Default::default(),
                 });
                 clusters.len() - 1
             }

@@ -31,6 +31,9 @@ pub struct Report {
     pub snoozed: Vec<SnoozedFinding>,
     /// Rule files that failed to load (the others ran).
     pub rule_errors: Vec<String>,
+    /// Capacity forecasts, plotted by the HTML report (not part of the JSON contract).
+    #[serde(skip)]
+    pub charts: Vec<crate::analyzers::capacity::Chart>,
 }
 
 /// A finding a snooze hid: enough to find it again and to know when it comes back.

@@ -27,6 +27,20 @@ pub const MIN_SPAN_MS: i64 = DAY_MS;
 /// The furthest a forecast looks, as a multiple of the history it was fitted on.
 pub const MAX_EXTRAPOLATION: i64 = 10;
 
+/// Every check id the capacity analyzer reports (for `disabled_checks` and snoozes).
+pub const CHECK_IDS: &[&str] = &[
+    "capacity_es_disk_low_watermark",
+    "capacity_es_disk_high_watermark",
+    "capacity_es_disk_flood_stage",
+    "capacity_es_shards_per_node",
+    "capacity_cassandra_compaction_headroom",
+    "capacity_kafka_disk",
+    "capacity_kafka_partitions_per_broker",
+    "capacity_heap",
+    "capacity_cpu",
+    "capacity_nodes_needed",
+];
+
 /// Points of a forecast path (and of the threshold search).
 const PATH_POINTS: usize = 240;
 
@@ -344,8 +358,8 @@ fn node_finding(
         resources: vec![format!("node:{node}")],
         evidence: vec![
             Evidence {
-                feature: f.metric.column().to_string(),
-                value: Some(f.current),
+                feature: format!("forecast of {} on {}", f.metric.column(), date(mid)),
+                value: f.path.iter().find(|p| p.t_ms == mid).map(|p| p.mean),
                 op: ">=".into(),
                 threshold: Some(limit.value),
             },

@@ -172,3 +172,12 @@ fn dates_are_utc_calendar_days() {
     assert_eq!(date(T0 - 1), "2025-12-31");
     assert_eq!(date(1_709_164_800_000), "2024-02-29");
 }
+
+#[test]
+fn every_limit_id_is_a_known_check() {
+    for system in System::ALL {
+        for l in limits::limits(system, &CapacityConfig::default(), Settings::default()) {
+            assert!(CHECK_IDS.contains(&l.id), "{} missing from CHECK_IDS", l.id);
+        }
+    }
+}
