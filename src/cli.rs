@@ -479,6 +479,10 @@ async fn advise(args: AdviseArgs) -> Result<u8> {
 /// Days of history the demo records before serving, for the capacity forecasts.
 const DEMO_HISTORY_MS: i64 = 7 * 86_400_000;
 
+/// Spacing of the demo's recorded history: eight points a day still show the daily cycle,
+/// and keep the recording (rendering and parsing every page) well under a second (release).
+const DEMO_HISTORY_EVERY_MS: i64 = 3 * 3_600_000;
+
 /// The demo simulation with a week of recorded hourly history before it starts serving:
 /// the simulation starts a week earlier, fast-forwards through the week recording what each
 /// target would have answered, then warms up and serves as usual. Faults keep their start
@@ -501,7 +505,8 @@ async fn demo_with_history(seed: u64) -> Result<(SimServer, crate::sources::Roun
     let (sim, recorded) = tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
         let targets = simulate::record::targets(&sim);
-        let recorded = simulate::record::record(&mut sim, &targets, live_start, 2 * 3_600_000);
+        let recorded =
+            simulate::record::record(&mut sim, &targets, live_start, DEMO_HISTORY_EVERY_MS);
         tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Demo history recorded.");
         sim.advance_to(live_start + warmup_ms);
         tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Demo warmed up.");

@@ -105,6 +105,8 @@ pub struct ChartThreshold {
     pub value: f64,
     /// When the point forecast reaches it, if within the horizon.
     pub crossing_ms: Option<i64>,
+    /// Whether the series is past it already.
+    pub passed: bool,
 }
 
 type Key = (System, String, String);
@@ -168,8 +170,10 @@ pub fn analyze(rounds: &[RoundFrames], config: &BTreeMap<String, CapacityConfig>
     let collected = collect(rounds);
     let default = CapacityConfig::default();
     let mut fitted = Vec::new();
-    for ((key, metric), points) in collected.series {
+    for ((key, metric), mut points) in collected.series {
+        points.sort_by_key(|p| p.0);
         let cfg = config.get(&key.1).unwrap_or(&default);
+        let points = if metric == Metric::Heap { trailing_min(points, DAY_MS) } else { points };
         let Ok(series) = Series::regular(&points, None) else { continue };
         let span = series.end_ms() - series.start_ms;
         if span < MIN_SPAN_MS {
@@ -209,13 +213,15 @@ pub fn analyze(rounds: &[RoundFrames], config: &BTreeMap<String, CapacityConfig>
         };
         let mut reported = false;
         for limit in &lims {
-            let crossing = crossing(&f.path, limit.value);
+            let passed = f.current >= limit.value;
+            let crossing = if passed { None } else { crossing(&f.path, limit.value) };
             chart.thresholds.push(ChartThreshold {
                 label: limit.name.clone(),
                 value: limit.value,
                 crossing_ms: crossing.map(|c| c.0),
+                passed,
             });
-            if reported || f.current >= limit.value {
+            if reported || passed {
                 continue; // past it already (the rules report that), or a nearer one is reported
             }
             if let Some(c) = crossing {
@@ -228,6 +234,27 @@ pub fn analyze(rounds: &[RoundFrames], config: &BTreeMap<String, CapacityConfig>
         out.charts.push(chart);
     }
     out.findings.extend(node_count_findings(&fitted, config));
+    out
+}
+
+/// Each point replaced by the minimum over the `window_ms` before it: the heap floor that
+/// garbage collection cannot free (the live set). Raw heap use is a sawtooth whose old-gen
+/// ramps last hours; forecasting it would extrapolate a ramp that the next collection ends.
+fn trailing_min(mut points: Vec<(i64, f64)>, window_ms: i64) -> Vec<(i64, f64)> {
+    points.sort_by_key(|p| p.0);
+    let mut out = Vec::with_capacity(points.len());
+    let mut window: std::collections::VecDeque<(i64, f64)> = std::collections::VecDeque::new();
+    for &(t, v) in &points {
+        // Monotone deque: values increase from front to back.
+        while window.back().is_some_and(|b| b.1 >= v) {
+            window.pop_back();
+        }
+        window.push_back((t, v));
+        while window.front().is_some_and(|f| f.0 <= t - window_ms) {
+            window.pop_front();
+        }
+        out.push((t, window.front().map_or(v, |f| f.1)));
+    }
     out
 }
 

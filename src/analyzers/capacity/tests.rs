@@ -181,3 +181,11 @@ fn every_limit_id_is_a_known_check() {
         }
     }
 }
+
+#[test]
+fn heap_is_forecast_from_its_floor() {
+    let pts: Vec<(i64, f64)> =
+        (0..10).map(|i| (i * HOUR, [0.5, 0.7, 0.4, 0.8, 0.6][i as usize % 5])).collect();
+    let floor: Vec<f64> = trailing_min(pts, 3 * HOUR).into_iter().map(|p| p.1).collect();
+    assert_eq!(floor, vec![0.5, 0.5, 0.4, 0.4, 0.4, 0.5, 0.5, 0.4, 0.4, 0.4]);
+}
