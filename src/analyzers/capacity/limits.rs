@@ -309,6 +309,7 @@ pub fn node_count_target(system: System, cfg: &CapacityConfig, metric: Metric) -
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -345,5 +346,16 @@ mod tests {
         let cfg = CapacityConfig { target_cpu: 1.5, horizon_days: 0.0, ..Default::default() };
         let p: Vec<&str> = cfg.problems().into_iter().map(|p| p.0).collect();
         assert_eq!(p, vec!["target_cpu", "horizon_days"]);
+    }
+
+    #[test]
+    fn config_section_parses_and_rejects_unknown_keys() {
+        let c: CapacityConfig =
+            serde_norway::from_str("compaction_strategy: lcs\ntarget_cpu: 0.6").unwrap();
+        assert_eq!(c.compaction_strategy, CompactionStrategy::Lcs);
+        assert_eq!(c.target_cpu, 0.6);
+        assert_eq!(c.target_disk, 0.8);
+        let e = serde_norway::from_str::<CapacityConfig>("compaction: lcs").unwrap_err();
+        assert!(e.to_string().contains("unknown field `compaction`"), "{e}");
     }
 }
