@@ -129,9 +129,8 @@ fn the_clusters_own_watermark_is_used() {
 
 #[test]
 fn cassandra_stcs_headroom_and_node_count() {
-    // Four nodes at 40% growing 1 point/day: STCS's 50% is 8 days away on each, and keeping
-    // the 90-day... (capped at 10x the 5-day history = 50 days) peak of ~90% under 50% needs
-    // more nodes.
+    // Four nodes at 40% growing 1 point/day: STCS's 50% is 5 to 10 days away on each, and
+    // keeping the peak over the horizon (10 × 5 days of history) under 50% needs more nodes.
     let s = snapshot(
         System::Cassandra,
         4,
