@@ -462,17 +462,18 @@ async fn advise(args: AdviseArgs) -> Result<u8> {
         }
     };
     let rules = pipeline::load_rules(&config, Catalog::builtin());
-    let report = pipeline::advise_recorded(&config, &rules, recorded.as_ref()).await.map_err(
-        |e| match (e, &args.config) {
-            (Error::ConfigIssues(issues), Some(path)) => {
-                Error::Config(crate::config::ConfigError {
-                    file: path.display().to_string(),
-                    issues,
-                })
+    let report =
+        pipeline::advise_recorded(&config, &rules, recorded).await.map_err(|e| {
+            match (e, &args.config) {
+                (Error::ConfigIssues(issues), Some(path)) => {
+                    Error::Config(crate::config::ConfigError {
+                        file: path.display().to_string(),
+                        issues,
+                    })
+                }
+                (e, _) => e,
             }
-            (e, _) => e,
-        },
-    )?;
+        })?;
     Ok(print_report(&report, &args))
 }
 

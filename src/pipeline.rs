@@ -35,24 +35,38 @@ pub async fn advise(config: &Config, rules: &RuleSet) -> Result<Report> {
 
 /// [`advise`], with `recorded`: earlier fetches of the same targets (a recorded history,
 /// such as the demo's fast-forwarded days) that only the capacity forecasts read; the
-/// checks run on the live scrapes as usual, so nothing is reported twice.
+/// checks run on the live scrapes as usual, so nothing is reported twice. The recorded
+/// history is parsed while the live scrapes wait between rounds.
 ///
 /// # Errors
 /// As [`advise`].
 pub async fn advise_recorded(
     config: &Config,
     rules: &RuleSet,
-    recorded: Option<&sources::Rounds>,
+    recorded: Option<sources::Rounds>,
 ) -> Result<Report> {
     let customized = customize(config, rules.rules.clone()).map_err(Error::ConfigIssues)?;
     let client = sources::http_client(config.timeout())?;
+    let recorded = recorded.map(|r| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || -> Result<Vec<features::RoundFrames>> {
+            let started = std::time::Instant::now();
+            let snapshot = sources::assemble_rounds(&config, &r).0;
+            let frames = features::extract(&snapshot, Catalog::builtin(), MAX_WINDOW_MS)?;
+            tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Recorded history read.");
+            Ok(frames)
+        })
+    });
     let (rounds, (history, prom_health)) = futures::join!(
         sources::fetch_rounds(config, &client),
         sources::collect_prometheus(config, &client, Catalog::builtin(), crate::clock::now_ms()),
     );
-    let started = std::time::Instant::now();
-    let recorded = recorded.map(|r| sources::assemble_rounds(config, r).0);
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Recorded history parsed.");
+    let recorded = match recorded {
+        Some(task) => task
+            .await
+            .map_err(|e| Error::Internal(format!("recorded history task failed: {e}")))??,
+        None => Vec::new(),
+    };
     report(config, rules, customized, &rounds, history, prom_health, recorded).await
 }
 
@@ -67,7 +81,7 @@ pub async fn advise_rounds(
     rounds: &sources::Rounds,
 ) -> Result<Report> {
     let customized = customize(config, rules.rules.clone()).map_err(Error::ConfigIssues)?;
-    report(config, rules, customized, rounds, Vec::new(), Vec::new(), None).await
+    report(config, rules, customized, rounds, Vec::new(), Vec::new(), Vec::new()).await
 }
 
 async fn report(
@@ -77,7 +91,7 @@ async fn report(
     rounds: &sources::Rounds,
     history: Vec<Snapshot>,
     prom_health: Vec<sources::TargetHealth>,
-    recorded: Option<Snapshot>,
+    recorded: Vec<features::RoundFrames>,
 ) -> Result<Report> {
     let (snapshot, mut targets) = sources::assemble_rounds(config, rounds);
     targets.extend(prom_health);
@@ -95,10 +109,7 @@ async fn report(
         config.clusters.iter().map(|c| (c.name.clone(), c.capacity.clone())).collect();
     let capacity = tokio::task::spawn_blocking(move || -> Result<Capacity> {
         let started = std::time::Instant::now();
-        if let Some(r) = recorded {
-            frames.extend(features::extract(&r, Catalog::builtin(), MAX_WINDOW_MS)?);
-        }
-        tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Capacity frames built.");
+        frames.extend(recorded);
         let capacity = capacity::analyze(&frames, &capacity_config);
         tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Capacity analyzed.");
         Ok(capacity)

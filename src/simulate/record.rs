@@ -30,8 +30,10 @@ pub fn record(sim: &mut Simulator, targets: &[Target], until_ms: i64, every_ms: 
     Rounds { targets: targets.to_vec(), raws }
 }
 
-/// Every target the simulator serves, as a config for it would list them (URLs are
-/// placeholders: recorded answers are matched by cluster, node and kind).
+/// The targets whose history capacity planning reads (every node's exporters and the
+/// Elasticsearch API; not kafka_exporter's consumer lag), as a config for the simulator
+/// would list them. URLs are placeholders: recorded answers are matched by cluster, node
+/// and kind.
 pub fn targets(sim: &Simulator) -> Vec<Target> {
     let mut out = Vec::new();
     let mut push = |c: &super::ClusterSpec, node: Option<&str>, kind: TargetKind| {
@@ -47,7 +49,6 @@ pub fn targets(sim: &Simulator) -> Vec<Target> {
     for c in sim.clusters() {
         match c.system {
             System::Elasticsearch => push(c, None, TargetKind::Elasticsearch),
-            System::Kafka if c.kafka_exporter => push(c, None, TargetKind::KafkaExporter),
             _ => {}
         }
         for n in &c.nodes {
