@@ -47,12 +47,12 @@ pub fn targets(sim: &Simulator) -> Vec<Target> {
         });
     };
     for c in sim.clusters() {
-        match c.system {
-            System::Elasticsearch => push(c, None, TargetKind::Elasticsearch),
-            _ => {}
+        let es = c.system == System::Elasticsearch;
+        if es {
+            push(c, None, TargetKind::Elasticsearch);
         }
         for n in &c.nodes {
-            if c.system != System::Elasticsearch {
+            if !es {
                 push(c, Some(&n.name), TargetKind::Metrics);
             }
             push(c, Some(&n.name), TargetKind::NodeExporter);
