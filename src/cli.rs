@@ -43,6 +43,30 @@ pub enum Command {
     /// List what opsadvisor knows.
     #[command(subcommand)]
     List(ListCommand),
+    /// Forecast a `timestamp,value` CSV from rolling origins (what the backtest calls).
+    Forecast(ForecastArgs),
+}
+
+/// `forecast` options: rolling-origin forecasts of one CSV series, printed as CSV
+/// `origin,horizon_s,forecast,lo,hi` (origin as the CSV wrote it).
+#[derive(Debug, clap::Args)]
+pub struct ForecastArgs {
+    /// The series: a header line, then `timestamp,value` rows; timestamps as
+    /// `2014-02-14 14:30:00` (UTC), RFC 3339, or Unix seconds.
+    #[arg(long)]
+    pub csv: PathBuf,
+    /// Horizons to forecast, comma-separated Prometheus durations.
+    #[arg(long, default_value = "1h,6h,24h", value_delimiter = ',')]
+    pub horizons: Vec<String>,
+    /// History before the first origin.
+    #[arg(long, default_value = "3d")]
+    pub min_history: String,
+    /// History the model sees at each origin (older points are dropped).
+    #[arg(long, default_value = "7d")]
+    pub max_history: String,
+    /// Time between two origins.
+    #[arg(long, default_value = "12h")]
+    pub every: String,
 }
 
 /// `list` subcommands.
@@ -187,6 +211,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Test(TestCommand::Rules { files }) => test_rules(&files),
+        Command::Forecast(args) => forecast_csv(&args),
         Command::List(ListCommand::Checks { format }) => {
             print!("{}", list_checks(format));
             Ok(0)
@@ -300,6 +325,62 @@ async fn check_metrics(source: &str, force_openmetrics: bool) -> Result<u8> {
     }
 }
 
+fn forecast_csv(args: &ForecastArgs) -> Result<u8> {
+    use crate::analyzers::capacity::forecast::{Model, Series};
+    let dur = |s: &str| -> Result<i64> {
+        let d = crate::config::parse_duration(s).map_err(Error::Usage)?;
+        Ok(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    };
+    let horizons: Vec<i64> = args.horizons.iter().map(|h| dur(h)).collect::<Result<_>>()?;
+    let (min_h, max_h, every) =
+        (dur(&args.min_history)?, dur(&args.max_history)?, dur(&args.every)?.max(1));
+    let path = args.csv.display().to_string();
+    let text = std::fs::read_to_string(&args.csv)
+        .map_err(|source| Error::Io { path: path.clone(), source })?;
+    let mut rows: Vec<(String, i64, f64)> = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let Some((ts, v)) = line.split_once(',') else { continue };
+        let bad = |what: &str| Error::Usage(format!("{path}:{}: {what}", i + 1));
+        let t = parse_csv_time(ts.trim()).ok_or_else(|| bad("invalid timestamp"))?;
+        let v: f64 = v.trim().parse().map_err(|_| bad("invalid value"))?;
+        rows.push((ts.trim().to_string(), t, v));
+    }
+    let points: Vec<(i64, f64)> = rows.iter().map(|r| (r.1, r.2)).collect();
+    let Some(first) = points.first().map(|p| p.0) else {
+        return Err(Error::Usage(format!("{path}: no rows")));
+    };
+    let last = points.last().map_or(first, |p| p.0);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "origin,horizon_s,forecast,lo,hi");
+    let mut origin = first + min_h;
+    while origin <= last {
+        // The origin is the last observed point at or before `origin`.
+        let end = points.partition_point(|p| p.0 <= origin);
+        let start = points.partition_point(|p| p.0 <= origin - max_h);
+        if end > 0
+            && let Ok(model) = Series::regular(&points[start..end], None).and_then(Model::fit)
+        {
+            let step = model.series().step_ms;
+            for &h in &horizons {
+                let p = model.predict(usize::try_from((h / step).max(1)).unwrap_or(1));
+                let _ =
+                    writeln!(out, "{},{},{},{},{}", rows[end - 1].0, h / 1000, p.mean, p.lo, p.hi);
+            }
+        }
+        origin += every;
+    }
+    Ok(0)
+}
+
+fn parse_csv_time(s: &str) -> Option<i64> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return Some((secs * 1000.0) as i64);
+    }
+    let iso = if s.contains('T') { s.to_string() } else { s.replacen(' ', "T", 1) };
+    let iso = if iso.ends_with('Z') { iso } else { format!("{iso}Z") };
+    crate::config::parse_utc_timestamp(&iso).ok()
+}
+
 fn test_rules(paths: &[PathBuf]) -> Result<u8> {
     let mut files = Vec::new();
     for p in paths {
@@ -373,15 +454,68 @@ async fn advise(args: AdviseArgs) -> Result<u8> {
         let report = pipeline::advise_rounds(&config, &rules, &rounds).await?;
         return Ok(print_report(&report, &args));
     }
-    let (config, _server) = config_or_demo(&args.config, args.seed).await?;
-    let rules = pipeline::load_rules(&config, Catalog::builtin());
-    let report = pipeline::advise(&config, &rules).await.map_err(|e| match (e, &args.config) {
-        (Error::ConfigIssues(issues), Some(path)) => {
-            Error::Config(crate::config::ConfigError { file: path.display().to_string(), issues })
+    let (config, _server, recorded) = match &args.config {
+        Some(path) => (Config::load(path)?, None, None),
+        None => {
+            let (server, recorded) = demo_with_history(args.seed).await?;
+            (demo_config(&server), Some(server), Some(recorded))
         }
-        (e, _) => e,
-    })?;
+    };
+    let rules = pipeline::load_rules(&config, Catalog::builtin());
+    let report =
+        pipeline::advise_recorded(&config, &rules, recorded).await.map_err(|e| {
+            match (e, &args.config) {
+                (Error::ConfigIssues(issues), Some(path)) => {
+                    Error::Config(crate::config::ConfigError {
+                        file: path.display().to_string(),
+                        issues,
+                    })
+                }
+                (e, _) => e,
+            }
+        })?;
     Ok(print_report(&report, &args))
+}
+
+/// Days of history the demo records before serving, for the capacity forecasts.
+const DEMO_HISTORY_MS: i64 = 7 * 86_400_000;
+
+/// Spacing of the demo's recorded history: eight points a day still show the daily cycle,
+/// and keep the recording (rendering and parsing every page) well under a second (release).
+const DEMO_HISTORY_EVERY_MS: i64 = 3 * 3_600_000;
+
+/// The demo simulation with a week of recorded hourly history before it starts serving:
+/// the simulation starts a week earlier, fast-forwards through the week recording what each
+/// target would have answered, then warms up and serves as usual. Faults keep their start
+/// relative to the served part, except the growing Elasticsearch archive, which has been
+/// growing all week.
+async fn demo_with_history(seed: u64) -> Result<(SimServer, crate::sources::Rounds)> {
+    let mut spec = SimSpec::demo(seed);
+    let warmup_ms = (spec.warmup_s * 1000.0) as i64;
+    spec.start_ms -= DEMO_HISTORY_MS;
+    spec.warmup_s = 0.0;
+    for c in &mut spec.clusters {
+        for f in &mut c.faults {
+            if f.fault != simulate::Fault::DiskLowWatermark {
+                f.start_s += DEMO_HISTORY_MS as f64 / 1000.0;
+            }
+        }
+    }
+    let live_start = spec.start_ms + DEMO_HISTORY_MS;
+    let mut sim = Simulator::new(spec)?;
+    let (sim, recorded) = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let targets = simulate::record::targets(&sim);
+        let recorded =
+            simulate::record::record(&mut sim, &targets, live_start, DEMO_HISTORY_EVERY_MS);
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Demo history recorded.");
+        sim.advance_to(live_start + warmup_ms);
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Demo warmed up.");
+        (sim, recorded)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("demo history task failed: {e}")))?;
+    Ok((simulate::serve(sim, DEMO_SPEED).await?, recorded))
 }
 
 /// Prints the report; returns the exit code `--fail-on` asks for.
@@ -416,6 +550,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
                     file_sd: Vec::new(),
                     disabled_checks: Vec::new(),
                     thresholds: Default::default(),
+                    capacity: Default::default(),
                 });
                 clusters.len() - 1
             }

@@ -1,5 +1,6 @@
 //! One `advise` run: collect → extract → analyze → report.
 
+use crate::analyzers::capacity::{self, Capacity, limits::CapacityConfig};
 use crate::analyzers::{self, rules::Rule, rules::RuleSet};
 use crate::config::{Config, ConfigIssue, parse_utc_timestamp};
 use crate::features::{self, catalog::Catalog};
@@ -9,6 +10,7 @@ use crate::sinks::report::{Report, SnoozedFinding};
 use crate::snapshot::Snapshot;
 use crate::sources;
 use crate::{Error, Result};
+use std::collections::BTreeMap;
 
 /// How far back rates and slopes look: the whole run, capped at 10 minutes of data time,
 /// like a `[10m]` range in PromQL.
@@ -28,13 +30,44 @@ pub fn load_rules(config: &Config, catalog: &Catalog) -> RuleSet {
 /// # Errors
 /// [`Error::NoTargetUp`] when no target answered at all; an internal polars error.
 pub async fn advise(config: &Config, rules: &RuleSet) -> Result<Report> {
+    advise_recorded(config, rules, None).await
+}
+
+/// [`advise`], with `recorded`: earlier fetches of the same targets (a recorded history,
+/// such as the demo's fast-forwarded days) that only the capacity forecasts read; the
+/// checks run on the live scrapes as usual, so nothing is reported twice. The recorded
+/// history is parsed while the live scrapes wait between rounds.
+///
+/// # Errors
+/// As [`advise`].
+pub async fn advise_recorded(
+    config: &Config,
+    rules: &RuleSet,
+    recorded: Option<sources::Rounds>,
+) -> Result<Report> {
     let customized = customize(config, rules.rules.clone()).map_err(Error::ConfigIssues)?;
     let client = sources::http_client(config.timeout())?;
+    let recorded = recorded.map(|r| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || -> Result<Vec<features::RoundFrames>> {
+            let started = std::time::Instant::now();
+            let snapshot = sources::assemble_rounds(&config, &r).0;
+            let frames = features::extract(&snapshot, Catalog::builtin(), MAX_WINDOW_MS)?;
+            tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Recorded history read.");
+            Ok(frames)
+        })
+    });
     let (rounds, (history, prom_health)) = futures::join!(
         sources::fetch_rounds(config, &client),
         sources::collect_prometheus(config, &client, Catalog::builtin(), crate::clock::now_ms()),
     );
-    report(config, rules, customized, &rounds, history, prom_health).await
+    let recorded = match recorded {
+        Some(task) => task
+            .await
+            .map_err(|e| Error::Internal(format!("recorded history task failed: {e}")))??,
+        None => Vec::new(),
+    };
+    report(config, rules, customized, &rounds, history, prom_health, recorded).await
 }
 
 /// Advises from a support bundle's recorded fetches instead of live targets: the same
@@ -48,7 +81,7 @@ pub async fn advise_rounds(
     rounds: &sources::Rounds,
 ) -> Result<Report> {
     let customized = customize(config, rules.rules.clone()).map_err(Error::ConfigIssues)?;
-    report(config, rules, customized, rounds, Vec::new(), Vec::new()).await
+    report(config, rules, customized, rounds, Vec::new(), Vec::new(), Vec::new()).await
 }
 
 async fn report(
@@ -58,6 +91,7 @@ async fn report(
     rounds: &sources::Rounds,
     history: Vec<Snapshot>,
     prom_health: Vec<sources::TargetHealth>,
+    recorded: Vec<features::RoundFrames>,
 ) -> Result<Report> {
     let (snapshot, mut targets) = sources::assemble_rounds(config, rounds);
     targets.extend(prom_health);
@@ -65,9 +99,24 @@ async fn report(
         return Err(Error::NoTargetUp);
     }
     let mut findings = Vec::new();
+    let mut frames = Vec::new();
     for s in std::iter::once(snapshot).chain(history).filter(|s| !s.clusters.is_empty()) {
-        findings.extend(evaluate(s, customized.clone()).await?);
+        let (f, rounds) = evaluate(s, customized.clone()).await?;
+        findings.extend(f);
+        frames.extend(rounds);
     }
+    let capacity_config: BTreeMap<String, CapacityConfig> =
+        config.clusters.iter().map(|c| (c.name.clone(), c.capacity.clone())).collect();
+    let capacity = tokio::task::spawn_blocking(move || -> Result<Capacity> {
+        let started = std::time::Instant::now();
+        frames.extend(recorded);
+        let capacity = capacity::analyze(&frames, &capacity_config);
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Capacity analyzed.");
+        Ok(capacity)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("capacity task failed: {e}")))??;
+    findings.extend(capacity.findings);
     let (mut findings, snoozed) = suppress(config, findings, crate::clock::now_ms());
     sort_for_report(&mut findings);
     Ok(Report {
@@ -75,15 +124,21 @@ async fn report(
         findings,
         snoozed,
         rule_errors: rules.errors.iter().map(ToString::to_string).collect(),
+        charts: capacity.charts,
     })
 }
 
 /// Features and rules are CPU work (and polars may block): run them on a blocking thread so
-/// the async runtime, whichever flavour the caller uses, keeps serving.
-async fn evaluate(snapshot: Snapshot, rules: Vec<Rule>) -> Result<Vec<Finding>> {
-    tokio::task::spawn_blocking(move || -> Result<Vec<Finding>> {
+/// the async runtime, whichever flavour the caller uses, keeps serving. Returns the firing
+/// findings and the frames, which the capacity forecasts read afterwards.
+async fn evaluate(
+    snapshot: Snapshot,
+    rules: Vec<Rule>,
+) -> Result<(Vec<Finding>, Vec<features::RoundFrames>)> {
+    tokio::task::spawn_blocking(move || -> Result<(Vec<Finding>, Vec<features::RoundFrames>)> {
         let rounds = features::extract(&snapshot, Catalog::builtin(), MAX_WINDOW_MS)?;
-        Ok(analyzers::analyze(&rounds, &rules)?.firing)
+        let firing = analyzers::analyze(&rounds, &rules)?.firing;
+        Ok((firing, rounds))
     })
     .await
     .map_err(|e| Error::Internal(format!("evaluation task failed: {e}")))?
@@ -97,7 +152,7 @@ async fn evaluate(snapshot: Snapshot, rules: Vec<Rule>) -> Result<Vec<Finding>> 
 pub fn customize(config: &Config, mut rules: Vec<Rule>) -> Result<Vec<Rule>, Vec<ConfigIssue>> {
     let mut issues = Vec::new();
     let ids: std::collections::BTreeSet<String> = rules.iter().map(|r| r.id.clone()).collect();
-    let known = |id: &str| ids.contains(id);
+    let known = |id: &str| ids.contains(id) || capacity::CHECK_IDS.contains(&id);
     for (i, id) in config.checks.disabled.iter().enumerate() {
         if !known(id) {
             issues.push(ConfigIssue {

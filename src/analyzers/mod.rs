@@ -3,6 +3,7 @@
 //! The rules engine runs over the frame of every round in order, and the lifecycle keeps
 //! what has held for each rule's `for`; what is firing after the last round is the advice.
 
+pub mod capacity;
 pub mod rules;
 
 use crate::features::RoundFrames;

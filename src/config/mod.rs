@@ -8,6 +8,7 @@
 pub mod discovery;
 mod duration;
 
+use crate::analyzers::capacity::limits::CapacityConfig;
 pub use duration::{format_duration, parse_duration, parse_utc_timestamp};
 
 use crate::System;
@@ -115,6 +116,9 @@ pub struct ClusterConfig {
     /// comparisons, as `list checks` prints it → the number to compare with instead).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub thresholds: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Capacity planning: compaction strategy, utilization targets, horizon.
+    #[serde(default, skip_serializing_if = "CapacityConfig::is_default")]
+    pub capacity: CapacityConfig,
 }
 
 /// Global control over checks.
@@ -295,6 +299,9 @@ impl Config {
         let mut names = BTreeSet::new();
         for (i, c) in self.clusters.iter().enumerate() {
             let p = format!("clusters[{i}]");
+            for (field, message) in c.capacity.problems() {
+                push(format!("{p}.capacity.{field}"), message);
+            }
             if c.name.trim().is_empty() {
                 push(format!("{p}.name"), "must not be empty".into());
             } else if !names.insert(c.name.as_str()) {

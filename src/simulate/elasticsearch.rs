@@ -20,6 +20,9 @@ use super::workload::{
 };
 use super::{ClusterSpec, Fault, Faults};
 
+/// How fast the `disk_low_watermark` archive grows, as a share of the disk per day.
+const ARCHIVE_GROWTH_PER_DAY: f64 = 0.001;
+
 /// Documents indexed per second into today's index, cluster-wide, at load 1.
 const INDEX_RATE: f64 = 1_500.0;
 /// Stored bytes per document.
@@ -528,7 +531,13 @@ impl EsCluster {
             self.faults.0.iter().find(|f| f.fault == Fault::DiskLowWatermark && f.start_ms <= t)
         {
             let node = f.node.unwrap_or(0);
-            let target = 0.855 + 0.025 * f.severity + 0.002 * gauss(&mut self.rng);
+            // The archive keeps growing slowly (nobody rolls it over): a tenth of a point a
+            // day, so capacity forecasts have a date to find.
+            let days = (t - f.start_ms).max(0) as f64 / DAY_MS as f64;
+            let target = 0.855
+                + 0.025 * f.severity
+                + ARCHIVE_GROWTH_PER_DAY * days
+                + 0.002 * gauss(&mut self.rng);
             let others: f64 = self
                 .shards
                 .iter()

@@ -57,7 +57,8 @@ pub enum Fault {
     UnassignedShardsYellow,
     /// Elasticsearch: a primary shard is unassigned (health red).
     UnassignedShardsRed,
-    /// Elasticsearch: a data node's disk is past the low watermark (85–90 % used).
+    /// Elasticsearch: a data node's disk is past the low watermark (85–90 % used), and an
+    /// archive index on it grows by a tenth of a point a day.
     DiskLowWatermark,
     /// Elasticsearch: more than 1000 shards per data node.
     TooManyShards,

@@ -33,6 +33,7 @@ mod host;
 mod jolokia;
 mod jvm;
 mod kafka;
+pub mod record;
 mod server;
 mod workload;
 
@@ -607,6 +608,20 @@ impl Simulator {
             }
         }
         self.now_ms = t_ms;
+    }
+
+    /// Moves the clock forward to `t_ms` integrating in steps of `step_ms` instead of 5 s:
+    /// for fast-forwarding days of history, where disk, load cycle and heap matter and
+    /// second-scale dynamics (queues, GC pauses) do not need to be exact.
+    pub fn fast_forward_to(&mut self, t_ms: i64, step_ms: i64) {
+        let step_ms = step_ms.max(STEP_MS);
+        while self.model_ms + step_ms <= t_ms {
+            self.model_ms += step_ms;
+            for m in &mut self.models {
+                m.step(self.model_ms, step_ms as f64 / 1000.0);
+            }
+        }
+        self.advance_to(t_ms);
     }
 
     /// The clusters, with `count`-style node lists expanded and fault names normalised.

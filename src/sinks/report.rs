@@ -1,4 +1,5 @@
-//! The `advise` report: text for a terminal, markdown for a ticket, JSON for machines.
+//! The `advise` report: text for a terminal, markdown for a ticket, JSON for machines,
+//! HTML (`super::html`) for a page with charts.
 //!
 //! The JSON shape is a public contract documented in the README: one object with
 //! `targets` (each target's health) and `findings` (the finding objects), plus
@@ -18,6 +19,8 @@ pub enum ReportFormat {
     Markdown,
     /// One JSON object.
     Json,
+    /// One self-contained HTML page with the capacity forecasts as SVG charts.
+    Html,
 }
 
 /// Everything a report shows.
@@ -31,6 +34,9 @@ pub struct Report {
     pub snoozed: Vec<SnoozedFinding>,
     /// Rule files that failed to load (the others ran).
     pub rule_errors: Vec<String>,
+    /// Capacity forecasts, plotted by the HTML report (not part of the JSON contract).
+    #[serde(skip)]
+    pub charts: Vec<crate::analyzers::capacity::Chart>,
 }
 
 /// A finding a snooze hid: enough to find it again and to know when it comes back.
@@ -79,6 +85,7 @@ impl Report {
             }
             ReportFormat::Text => self.text(&Style { color }),
             ReportFormat::Markdown => self.markdown(),
+            ReportFormat::Html => super::html::render(self, &self.summary()),
         }
     }
 

@@ -1,0 +1,190 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::features::{self, catalog::Catalog};
+use crate::sample::Sample;
+use crate::snapshot::{ClusterSnapshot, NodeSnapshot, Point, Snapshot, SourceSeries};
+
+const HOUR: i64 = 3_600_000;
+const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+const GIB: f64 = 1_073_741_824.0;
+
+/// node_exporter samples of a 1000 GiB data disk `used` full.
+fn disk(used: f64) -> Vec<Sample> {
+    let mp = || vec![("mountpoint".to_string(), "/var/lib/data".to_string())];
+    vec![
+        Sample::new("node_filesystem_size_bytes", mp(), 1000.0 * GIB),
+        Sample::new("node_filesystem_avail_bytes", mp(), (1.0 - used) * 1000.0 * GIB),
+    ]
+}
+
+/// A cluster of nodes, each with `hours` hourly points whose disk use is `used(node, hour)`.
+fn snapshot(
+    system: System,
+    nodes: usize,
+    hours: usize,
+    used: impl Fn(usize, usize) -> f64,
+    cluster_samples: Vec<Sample>,
+) -> Snapshot {
+    let nodes = (0..nodes)
+        .map(|n| NodeSnapshot {
+            name: format!("n{}", n + 1),
+            sources: vec![SourceSeries {
+                source: "node_exporter".into(),
+                points: (0..hours)
+                    .map(|h| {
+                        Some(Point {
+                            timestamp_ms: T0 + h as i64 * HOUR,
+                            samples: disk(used(n, h)),
+                        })
+                    })
+                    .collect(),
+            }],
+        })
+        .collect();
+    let cluster_sources = if cluster_samples.is_empty() {
+        vec![]
+    } else {
+        vec![SourceSeries {
+            source: "es".into(),
+            points: (0..hours)
+                .map(|h| {
+                    Some(Point {
+                        timestamp_ms: T0 + h as i64 * HOUR,
+                        samples: cluster_samples.clone(),
+                    })
+                })
+                .collect(),
+        }]
+    };
+    Snapshot {
+        rounds: hours,
+        clusters: vec![ClusterSnapshot { name: "c".into(), system, nodes, cluster_sources }],
+    }
+}
+
+fn run(s: &Snapshot, config: &BTreeMap<String, CapacityConfig>) -> Capacity {
+    let rounds = features::extract(s, Catalog::builtin(), 600_000).unwrap();
+    analyze(&rounds, config)
+}
+
+/// A small daily wiggle so the series look like real ones.
+fn wiggle(h: usize) -> f64 {
+    0.004 * (h as f64 / 24.0 * std::f64::consts::TAU).sin()
+}
+
+#[test]
+fn a_growing_es_node_gets_the_date_it_reaches_the_low_watermark() {
+    // n2: 80% now-ish, +0.5 points/day → 85% about 10 days after the last point.
+    let hours = 7 * 24;
+    let s = snapshot(
+        System::Elasticsearch,
+        3,
+        hours,
+        |n, h| {
+            if n == 1 { 0.765 + 0.005 * h as f64 / 24.0 + wiggle(h) } else { 0.45 + wiggle(h) }
+        },
+        vec![],
+    );
+    let c = run(&s, &BTreeMap::new());
+    assert_eq!(c.findings.len(), 1, "{:#?}", c.findings);
+    let f = &c.findings[0];
+    assert_eq!(f.id, "capacity_es_disk_low_watermark");
+    assert_eq!(f.node.as_deref(), Some("n2"));
+    assert_eq!(f.analyzer, "capacity");
+    assert_eq!(f.category, Category::Capacity);
+    let days = f.evidence[1].value.unwrap();
+    assert!((8.0..=12.0).contains(&days), "{days} days: {}", f.symptom);
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.symptom.contains("85% low watermark"), "{}", f.symptom);
+    assert!(f.symptom.contains("stops allocating"), "{}", f.symptom);
+    // The other two nodes hold the load: rebalancing is the advice, not more nodes.
+    assert!(f.action.contains("no node needs adding"), "{}", f.action);
+    // Every node has a disk chart; n2's marks the day it crosses.
+    assert_eq!(c.charts.iter().filter(|ch| ch.metric == Metric::Disk).count(), 3);
+    let chart = c.charts.iter().find(|ch| ch.node == "n2").unwrap();
+    assert_eq!(chart.findings, vec![f.fingerprint.clone()]);
+    let crossings: Vec<i64> = chart.thresholds.iter().map(|t| t.crossing_ms.unwrap()).collect();
+    assert!(crossings.windows(2).all(|w| w[0] < w[1]), "low, high, flood in order: {crossings:?}");
+}
+
+#[test]
+fn the_clusters_own_watermark_is_used() {
+    let s = snapshot(
+        System::Elasticsearch,
+        1,
+        4 * 24,
+        |_, h| 0.70 + 0.005 * h as f64 / 24.0 + wiggle(h),
+        vec![Sample::new(
+            "elasticsearch_clustersettings_allocation_watermark_low_ratio",
+            vec![],
+            0.75,
+        )],
+    );
+    let c = run(&s, &BTreeMap::new());
+    let f = c.findings.iter().find(|f| f.id == "capacity_es_disk_low_watermark").unwrap();
+    assert!(f.symptom.contains("75% low watermark"), "{}", f.symptom);
+    assert_eq!(f.evidence[0].threshold, Some(0.75));
+}
+
+#[test]
+fn cassandra_stcs_headroom_and_node_count() {
+    // Four nodes at 40% growing 1 point/day: STCS's 50% is 5 to 10 days away on each, and
+    // keeping the peak over the horizon (10 × 5 days of history) under 50% needs more nodes.
+    let s = snapshot(
+        System::Cassandra,
+        4,
+        5 * 24,
+        |_, h| 0.35 + 0.01 * h as f64 / 24.0 + wiggle(h),
+        vec![],
+    );
+    let c = run(&s, &BTreeMap::new());
+    let headroom: Vec<&Finding> =
+        c.findings.iter().filter(|f| f.id == "capacity_cassandra_compaction_headroom").collect();
+    assert_eq!(headroom.len(), 4);
+    let nodes = c.findings.iter().find(|f| f.id == "capacity_nodes_needed").unwrap();
+    assert_eq!(nodes.node, None);
+    // Peak ≈ 4 × (0.40 + 0.5) = 3.6 node-disks at 50% → 8 nodes: add 4.
+    assert!(nodes.action.starts_with("Add "), "{}", nodes.action);
+    let add: usize = nodes.action.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!((3..=5).contains(&add), "{}", nodes.action);
+    // LCS needs far less headroom: no headroom finding within 10 days.
+    let lcs = CapacityConfig {
+        compaction_strategy: limits::CompactionStrategy::Lcs,
+        ..Default::default()
+    };
+    let c = run(&s, &BTreeMap::from([("c".to_string(), lcs)]));
+    assert!(c.findings.iter().all(|f| f.id != "capacity_cassandra_compaction_headroom"
+        || f.evidence[0].threshold == Some(0.9)));
+}
+
+#[test]
+fn no_forecast_from_less_than_a_day() {
+    let s = snapshot(System::Elasticsearch, 1, 12, |_, h| 0.5 + 0.02 * h as f64, vec![]);
+    let c = run(&s, &BTreeMap::new());
+    assert!(c.findings.is_empty() && c.charts.is_empty());
+}
+
+#[test]
+fn dates_are_utc_calendar_days() {
+    assert_eq!(date(T0), "2026-01-01");
+    assert_eq!(date(T0 - 1), "2025-12-31");
+    assert_eq!(date(1_709_164_800_000), "2024-02-29");
+}
+
+#[test]
+fn every_limit_id_is_a_known_check() {
+    for system in System::ALL {
+        for l in limits::limits(system, &CapacityConfig::default(), Settings::default()) {
+            assert!(CHECK_IDS.contains(&l.id), "{} missing from CHECK_IDS", l.id);
+        }
+    }
+}
+
+#[test]
+fn heap_is_forecast_from_its_floor() {
+    let pts: Vec<(i64, f64)> =
+        (0..10).map(|i| (i * HOUR, [0.5, 0.7, 0.4, 0.8, 0.6][i as usize % 5])).collect();
+    let floor: Vec<f64> = trailing_min(pts, 3 * HOUR).into_iter().map(|p| p.1).collect();
+    assert_eq!(floor, vec![0.5, 0.5, 0.4, 0.4, 0.4, 0.5, 0.5, 0.4, 0.4, 0.4]);
+}
