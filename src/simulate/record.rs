@@ -44,6 +44,7 @@ pub fn targets(sim: &Simulator) -> Vec<Target> {
             kind,
             url: format!("http://simulator.invalid/{}/{}", c.name, node.unwrap_or("-")),
             auth: None,
+            tls: None,
         });
     };
     for c in sim.clusters() {
@@ -89,7 +90,10 @@ fn answer(sim: &Simulator, t: &Target) -> Option<Raw> {
             }
             bodies
         }
-        TargetKind::Prometheus | TargetKind::ElasticsearchExporter => return None,
+        // Capacity reads the exporters; Jolokia carries the same JMX values.
+        TargetKind::Prometheus | TargetKind::ElasticsearchExporter | TargetKind::Jolokia => {
+            return None;
+        }
     };
     Some(Raw { fetched_ms: sim.sample_ms(), bodies, errors: Vec::new() })
 }
