@@ -582,7 +582,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
             (_, None) => {}
         }
     }
-    Config { scrape, rule_dirs: Vec::new(), clusters, checks: Default::default(), shard: None }
+    Config { scrape, clusters, ..Config::default() }
 }
 
 fn demo_config(server: &SimServer) -> Config {

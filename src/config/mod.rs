@@ -162,6 +162,9 @@ pub struct Config {
     /// shard `i` of `N`, so N replicas split a fleet without overlap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// Where the daemon sends notifications (Slack, PagerDuty, Grafana, Alertmanager).
+    #[serde(skip_serializing_if = "crate::sinks::notify::NotificationsConfig::is_empty")]
+    pub notifications: crate::sinks::notify::NotificationsConfig,
 }
 
 fn is_default_checks(c: &ChecksConfig) -> bool {
@@ -230,6 +233,13 @@ impl Config {
                     Ok(c) => config.checks = c,
                     Err(e) => issues.push(issue("checks", e)),
                 },
+                "notifications" => match serde_norway::from_value::<
+                    crate::sinks::notify::NotificationsConfig,
+                >(value.clone())
+                {
+                    Ok(n) => config.notifications = n,
+                    Err(e) => issues.push(issue("notifications", e)),
+                },
                 "rule_dirs" => match serde_norway::from_value::<Vec<PathBuf>>(value.clone()) {
                     Ok(dirs) => config.rule_dirs = dirs.into_iter().map(|d| base.join(d)).collect(),
                     Err(e) => issues.push(issue("rule_dirs", e)),
@@ -249,7 +259,7 @@ impl Config {
                 },
                 other => issues.push(ConfigIssue {
                     path: other.into(),
-                    message: "unknown field (expected scrape, rule_dirs, checks or clusters)"
+                    message: "unknown field (expected scrape, rule_dirs, checks, clusters, shard or notifications)"
                         .into(),
                 }),
             }
@@ -264,6 +274,7 @@ impl Config {
             }
         }
         issues.extend(config.validate());
+        issues.extend(config.notifications.validate());
         if issues.is_empty() { Ok(config) } else { Err(issues) }
     }
 

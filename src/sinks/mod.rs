@@ -1,5 +1,6 @@
-//! Sinks: where findings go. For now the CLI report; the notification sinks (Slack,
-//! PagerDuty, Grafana, Alertmanager) join here with the daemon.
+//! Sinks: where findings go. The CLI report, the HTML report, and the notification sinks
+//! (Slack, PagerDuty, Grafana, Alertmanager) behind a persistent outbox, which the daemon feeds.
 
 pub mod html;
+pub mod notify;
 pub mod report;
