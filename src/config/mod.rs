@@ -233,13 +233,7 @@ impl Config {
                     Ok(c) => config.checks = c,
                     Err(e) => issues.push(issue("checks", e)),
                 },
-                "notifications" => match serde_norway::from_value::<
-                    crate::sinks::notify::NotificationsConfig,
-                >(value.clone())
-                {
-                    Ok(n) => config.notifications = n,
-                    Err(e) => issues.push(issue("notifications", e)),
-                },
+                "notifications" => config.notifications = notifications(value, &mut issues),
                 "rule_dirs" => match serde_norway::from_value::<Vec<PathBuf>>(value.clone()) {
                     Ok(dirs) => config.rule_dirs = dirs.into_iter().map(|d| base.join(d)).collect(),
                     Err(e) => issues.push(issue("rule_dirs", e)),
@@ -454,6 +448,53 @@ fn cluster(
         Err(e) => {
             issues.push(issue(path, e));
             None
+        }
+    }
+}
+
+/// Deserializes the `notifications` section one sink at a time, so each problem is
+/// reported with its own path (`notifications.slack[1]`) and none hides another.
+fn notifications(
+    value: &serde_norway::Value,
+    issues: &mut Vec<ConfigIssue>,
+) -> crate::sinks::notify::NotificationsConfig {
+    use crate::sinks::notify::NotificationsConfig;
+    fn list<T: serde::de::DeserializeOwned>(
+        raw: Option<serde_norway::Value>,
+        path: &str,
+        issues: &mut Vec<ConfigIssue>,
+    ) -> Vec<T> {
+        let Some(raw) = raw else { return Vec::new() };
+        let Some(seq) = raw.as_sequence() else {
+            issues.push(ConfigIssue { path: path.into(), message: "expected a list".into() });
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in seq.iter().enumerate() {
+            match serde_norway::from_value::<T>(item.clone()) {
+                Ok(v) => out.push(v),
+                Err(e) => issues.push(issue(&format!("{path}[{i}]"), e)),
+            }
+        }
+        out
+    }
+    let mut value = value.clone();
+    let Some(map) = value.as_mapping_mut() else {
+        issues.push(ConfigIssue {
+            path: "notifications".into(),
+            message: "expected a mapping".into(),
+        });
+        return NotificationsConfig::default();
+    };
+    let slack = list(map.remove("slack"), "notifications.slack", issues);
+    let pagerduty = list(map.remove("pagerduty"), "notifications.pagerduty", issues);
+    let grafana = list(map.remove("grafana"), "notifications.grafana", issues);
+    let alertmanager = list(map.remove("alertmanager"), "notifications.alertmanager", issues);
+    match serde_norway::from_value::<NotificationsConfig>(value) {
+        Ok(n) => NotificationsConfig { slack, pagerduty, grafana, alertmanager, ..n },
+        Err(e) => {
+            issues.push(issue("notifications", e));
+            NotificationsConfig::default()
         }
     }
 }

@@ -880,3 +880,64 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod config_tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::config::Config;
+    use std::path::Path;
+
+    const CLUSTER: &str = "clusters:\n  - name: c\n    system: kafka\n    targets: [{node: b1, metrics: 'http://127.0.0.1:1/metrics'}]\n";
+
+    #[test]
+    fn notification_problems_are_reported_by_path() {
+        let yaml = format!(
+            "{CLUSTER}notifications:
+  slack:
+    - webhook_url_env: A
+      webhook_url_file: /b
+    - {{ webhook_url_file: /x, colour: red }}
+  pagerduty:
+    - {{ url: 'ftp://x', route: {{ min_severity: page }} }}
+  grafana:
+    - {{ url: 'http://g:3000', token_env: T, name: dup }}
+  alertmanager:
+    - {{ name: dup, urls: ['http://u:pw@am:9093'], resend_delay: 0s }}
+  retry: {{ initial_backoff: soon }}
+"
+        );
+        let issues = Config::from_yaml(&yaml, Path::new(".")).unwrap_err();
+        let text: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        let has = |p: &str| text.iter().any(|t| t.starts_with(p));
+        assert!(has("notifications.slack[0].webhook_url: set either"), "{text:#?}");
+        assert!(has("notifications.slack[1]"), "{text:#?}");
+        assert!(has("notifications.pagerduty[0]"), "{text:#?}");
+        assert!(has("notifications.alertmanager[0].urls[0]: credentials"), "{text:#?}");
+        assert!(has("notifications.alertmanager[0].resend_delay"), "{text:#?}");
+        assert!(has("notifications.alertmanager[0].name: duplicate"), "{text:#?}");
+        assert!(has("notifications.retry.initial_backoff"), "{text:#?}");
+        assert!(!text.iter().any(|t| t.contains("pw")), "{text:#?}");
+    }
+
+    #[test]
+    fn a_valid_notifications_section_loads_with_defaults() {
+        let yaml = format!(
+            "{CLUSTER}notifications:
+  slack: [{{ webhook_url_file: /run/secrets/slack, route: {{ min_severity: warning }} }}]
+  pagerduty: [{{ routing_key_env: PD_KEY }}]
+  alertmanager: [{{ urls: ['http://am-0:9093', 'http://am-1:9093'] }}]
+"
+        );
+        let c = Config::from_yaml(&yaml, Path::new(".")).unwrap();
+        let n = &c.notifications;
+        assert!(n.slack[0].send_resolved);
+        assert_eq!(n.pagerduty[0].url, super::pagerduty::DEFAULT_URL);
+        assert_eq!(n.pagerduty[0].route.min_severity, Some(crate::findings::Severity::Critical));
+        assert_eq!(n.alertmanager[0].resend_delay, "1m");
+        let names: Vec<String> = super::build_sinks(n).into_iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            ["slack[0]", "pagerduty[0]", "alertmanager[0].urls[0]", "alertmanager[0].urls[1]"]
+        );
+    }
+}

@@ -595,3 +595,150 @@ fn bump(
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::System;
+    use crate::findings::{Category, Severity, fingerprint};
+
+    fn finding(id: &str) -> Finding {
+        Finding {
+            id: id.into(),
+            fingerprint: fingerprint(id, System::Kafka, "prod", None),
+            system: System::Kafka,
+            cluster: "prod".into(),
+            node: None,
+            category: Category::Availability,
+            severity: Severity::Critical,
+            impact: vec![],
+            analyzer: "rules".into(),
+            symptom: format!("{id} is wrong"),
+            cause: String::new(),
+            resources: vec![],
+            evidence: vec![],
+            action: String::new(),
+            docs_url: String::new(),
+        }
+    }
+
+    struct Db {
+        ob: Outbox,
+        _dir: std::path::PathBuf,
+    }
+
+    fn open(tag: &str) -> Db {
+        let dir =
+            std::env::temp_dir().join(format!("opsadvisor-outbox-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Db { ob: Outbox::open(&dir.join("o.sqlite")).unwrap(), _dir: dir }
+    }
+
+    fn cycle(
+        ob: &mut Outbox,
+        now: i64,
+        firing: &[Finding],
+        resolved: &[Finding],
+        resend: Option<ResendPolicy>,
+    ) -> usize {
+        let plan =
+            SinkPlan { name: "s", firing: firing.iter().collect(), sends_resolved: true, resend };
+        ob.apply_cycle(now, now, &[plan], resolved).unwrap()
+    }
+
+    fn kinds(ob: &Outbox, now: i64) -> Vec<(String, Kind)> {
+        ob.next_due("s", now, 100).unwrap().into_iter().map(|d| (d.finding.id, d.kind)).collect()
+    }
+
+    fn deliver_all(ob: &mut Outbox, now: i64) {
+        loop {
+            let due = ob.next_due("s", now, 100).unwrap();
+            if due.is_empty() {
+                return;
+            }
+            ob.mark_done("s", &due, None, now).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_finding_fires_once_and_a_replayed_cycle_enqueues_nothing() {
+        let mut db = open("once");
+        let (a, b) = (finding("a"), finding("b"));
+        assert_eq!(cycle(&mut db.ob, 1_000, &[a.clone()], &[], None), 1);
+        assert_eq!(cycle(&mut db.ob, 1_000, &[a.clone()], &[], None), 0, "replay");
+        assert_eq!(cycle(&mut db.ob, 2_000, &[a.clone(), b.clone()], &[], None), 1);
+        assert_eq!(kinds(&db.ob, 2_000), vec![("a".into(), Kind::Fire), ("b".into(), Kind::Fire)]);
+        assert_eq!(cycle(&mut db.ob, 3_000, &[b.clone()], &[a.clone()], None), 1);
+        assert_eq!(cycle(&mut db.ob, 3_000, &[b.clone()], &[a.clone()], None), 0, "replay");
+        // b disappeared without being listed as resolved: it resolves all the same.
+        assert_eq!(cycle(&mut db.ob, 4_000, &[], &[], None), 1);
+        assert_eq!(db.ob.stats(&["s"]).unwrap()[0].pending, 4);
+        // A new firing of a is a new instance with its own dedup key.
+        assert_eq!(cycle(&mut db.ob, 5_000, &[a.clone()], &[], None), 1);
+    }
+
+    #[test]
+    fn a_resolve_never_overtakes_its_fire() {
+        let mut db = open("order");
+        let a = finding("a");
+        cycle(&mut db.ob, 1_000, &[a.clone()], &[], None);
+        cycle(&mut db.ob, 2_000, &[], &[a.clone()], None);
+        assert_eq!(kinds(&db.ob, 10_000), vec![("a".into(), Kind::Fire)]);
+        let fire = db.ob.next_due("s", 10_000, 1).unwrap();
+        // The fire failed and waits: the resolve waits behind it.
+        db.ob.mark_retry(&[fire[0].id], 20_000, "HTTP 503").unwrap();
+        assert!(kinds(&db.ob, 10_000).is_empty());
+        assert_eq!(db.ob.next_due_ms("s").unwrap(), Some(2_000));
+        assert_eq!(kinds(&db.ob, 20_000), vec![("a".into(), Kind::Fire)]);
+        db.ob.mark_done("s", &fire, None, 20_000).unwrap();
+        assert_eq!(kinds(&db.ob, 20_000), vec![("a".into(), Kind::Resolve)]);
+        let s = &db.ob.stats(&["s"]).unwrap()[0];
+        assert_eq!((s.pending, s.delivered_total, s.retries_total), (1, 1, 1));
+    }
+
+    #[test]
+    fn alertmanager_resends_firing_every_delay_and_resolved_for_fifteen_minutes() {
+        let mut db = open("resend");
+        let p = Some(ResendPolicy { resend_delay_ms: 60_000, resolved_retention_ms: 900_000 });
+        let a = finding("a");
+        assert_eq!(cycle(&mut db.ob, 0, &[a.clone()], &[], p), 1);
+        assert_eq!(cycle(&mut db.ob, 30_000, &[a.clone()], &[], p), 0);
+        // Fire still undelivered at 60 s: no resend piles up behind it.
+        assert_eq!(cycle(&mut db.ob, 60_000, &[a.clone()], &[], p), 0);
+        deliver_all(&mut db.ob, 60_000);
+        assert_eq!(cycle(&mut db.ob, 61_000, &[a.clone()], &[], p), 1);
+        assert_eq!(kinds(&db.ob, 61_000), vec![("a".into(), Kind::Resend)]);
+        deliver_all(&mut db.ob, 61_000);
+        assert_eq!(cycle(&mut db.ob, 90_000, &[a.clone()], &[], p), 0);
+        assert_eq!(cycle(&mut db.ob, 121_000, &[a.clone()], &[], p), 1);
+        deliver_all(&mut db.ob, 121_000);
+        assert_eq!(cycle(&mut db.ob, 130_000, &[], &[a.clone()], p), 1);
+        let due = db.ob.next_due("s", 130_000, 10).unwrap();
+        assert_eq!((due[0].kind, due[0].event_ms, due[0].fired_at_ms), (Kind::Resolve, 130_000, 0));
+        deliver_all(&mut db.ob, 130_000);
+        assert_eq!(cycle(&mut db.ob, 190_000, &[], &[], p), 1);
+        assert_eq!(kinds(&db.ob, 190_000), vec![("a".into(), Kind::ResendResolved)]);
+        deliver_all(&mut db.ob, 190_000);
+        // 15 minutes after the resolve it is forgotten.
+        assert_eq!(cycle(&mut db.ob, 130_000 + 900_000, &[], &[], p), 0);
+        assert_eq!(cycle(&mut db.ob, 130_000 + 960_000, &[], &[], p), 0);
+    }
+
+    #[test]
+    fn grafana_annotation_ids_live_and_die_with_their_firing() {
+        let mut db = open("annot");
+        let a = finding("a");
+        cycle(&mut db.ob, 1_000, &[a.clone()], &[], None);
+        let fire = db.ob.next_due("s", 1_000, 1).unwrap();
+        db.ob.mark_done("s", &fire, Some(42), 1_000).unwrap();
+        cycle(&mut db.ob, 2_000, &[], &[a.clone()], None);
+        let resolve = db.ob.next_due("s", 2_000, 1).unwrap();
+        assert_eq!((resolve[0].kind, resolve[0].annotation_id), (Kind::Resolve, Some(42)));
+        db.ob.mark_done("s", &resolve, None, 2_000).unwrap();
+        let n: i64 =
+            db.ob.conn.query_row("SELECT COUNT(*) FROM annotations", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+    }
+}
