@@ -64,6 +64,10 @@ pub(crate) struct Inner {
     /// Randomly fail this share of requests with 500 / 429 / a dropped answer (seeded).
     pub(crate) flaky: f64,
     pub(crate) rng: u64,
+    /// Requests applied whose answer was then "lost" (the client saw a failure).
+    pub(crate) lost: u32,
+    /// PagerDuty: 2xx-applied events per (dedup_key, event_action), duplicates included.
+    pub(crate) applied: BTreeMap<(String, String), u32>,
     /// Grafana: the token it accepts.
     pub(crate) token: String,
 }
@@ -367,6 +371,11 @@ async fn pd_handler(State(state): State<Shared>, headers: HeaderMap, bytes: Byte
             let apply = scripted.as_ref().is_none_or(|x| x.apply);
             let key = body["dedup_key"].as_str().unwrap_or("").to_string();
             if apply {
+                if scripted.is_some() {
+                    s.lost += 1;
+                }
+                let action = body["event_action"].as_str().unwrap_or("").to_string();
+                *s.applied.entry((key.clone(), action)).or_default() += 1;
                 let rk = body["routing_key"].as_str().unwrap_or("").to_string();
                 match body["event_action"].as_str() {
                     Some("trigger") => {
