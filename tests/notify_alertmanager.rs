@@ -4,7 +4,7 @@
 //! delays ahead, a resend pushes `endsAt` forward, and a resolve ends it. A second,
 //! unreachable Alertmanager URL in the same config delays nothing.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::cloned_ref_to_slice_refs)]
 
 mod common;
 

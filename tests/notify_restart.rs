@@ -1,7 +1,7 @@
 //! Restart: the notifier is dropped while notifications are on the wire, reopened on the
 //! same directory, and every notification still arrives, each applied once per dedup key.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::cloned_ref_to_slice_refs)]
 
 mod common;
 mod notify_receivers;
@@ -80,23 +80,24 @@ async fn dropping_the_notifier_mid_flight_loses_nothing_and_applies_nothing_twic
         })
         .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let st = rx.state.lock().unwrap();
-    assert!(
-        done,
-        "not everything arrived: {} incidents, {:?}",
-        st.incidents.len(),
-        st.resolves_applied.len()
-    );
-    assert!(st.violations.is_empty(), "{:?}", st.violations);
-    // Nothing was opened twice, nothing still open that resolved, and the only repeats on
-    // the wire are the one event that was in flight at the drop.
-    assert!(st.incidents.values().all(|n| *n == 1));
-    assert_eq!(st.open.len(), 30);
-    let repeats: u32 = st.applied.values().map(|n| n - 1).sum();
-    println!("sent before the drop: {sent_before}; repeated on the wire: {repeats}");
-    assert!(repeats <= 1, "{repeats} events repeated");
-    assert_eq!(st.applied.len(), 90, "60 triggers and 30 resolves");
-    drop(st);
+    {
+        let st = rx.state.lock().unwrap();
+        assert!(
+            done,
+            "not everything arrived: {} incidents, {:?}",
+            st.incidents.len(),
+            st.resolves_applied.len()
+        );
+        assert!(st.violations.is_empty(), "{:?}", st.violations);
+        // Nothing was opened twice, nothing still open that resolved, and the only repeats on
+        // the wire are the one event that was in flight at the drop.
+        assert!(st.incidents.values().all(|n| *n == 1));
+        assert_eq!(st.open.len(), 30);
+        let repeats: u32 = st.applied.values().map(|n| n - 1).sum();
+        println!("sent before the drop: {sent_before}; repeated on the wire: {repeats}");
+        assert!(repeats <= 1, "{repeats} events repeated");
+        assert_eq!(st.applied.len(), 90, "60 triggers and 30 resolves");
+    }
     let stats = second.stats().unwrap();
     assert_eq!(stats[0].pending, 0);
     stop.send(true).unwrap();

@@ -3,7 +3,7 @@
 //! Grafana (annotation POST then PATCH timeEnd). Retry policy: 429 waits Retry-After,
 //! 5xx retries with backoff, other 4xx drops; secrets never reach the logs.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::cloned_ref_to_slice_refs)]
 
 mod common;
 mod notify_receivers;
@@ -201,18 +201,19 @@ async fn pagerduty_triggers_and_resolves_one_alert_per_dedup_key_and_pages_only_
         rx.log()
     );
     assert_eq!(rx.violations(), Vec::<String>::new());
-    let st = rx.state.lock().unwrap();
-    assert_eq!(st.incidents.len(), 1, "the warning must not page: {:?}", st.incidents);
-    assert_eq!(st.incidents[&dedup], 1);
-    let statuses: Vec<u16> = st.log.iter().map(|x| x.status).collect();
-    assert_eq!(statuses, [429, 202, 202]);
-    assert!(st.log[1].at - st.log[0].at >= Duration::from_secs(1));
-    let trigger = &st.log[1].body;
-    assert_eq!(trigger["payload"]["severity"], "critical");
-    assert_eq!(trigger["payload"]["group"], "prod");
-    assert_eq!(trigger["payload"]["class"], "kafka_offline_partitions");
-    assert!(trigger["payload"]["summary"].as_str().unwrap().chars().count() <= 1024);
-    drop(st);
+    {
+        let st = rx.state.lock().unwrap();
+        assert_eq!(st.incidents.len(), 1, "the warning must not page: {:?}", st.incidents);
+        assert_eq!(st.incidents[&dedup], 1);
+        let statuses: Vec<u16> = st.log.iter().map(|x| x.status).collect();
+        assert_eq!(statuses, [429, 202, 202]);
+        assert!(st.log[1].at - st.log[0].at >= Duration::from_secs(1));
+        let trigger = &st.log[1].body;
+        assert_eq!(trigger["payload"]["severity"], "critical");
+        assert_eq!(trigger["payload"]["group"], "prod");
+        assert_eq!(trigger["payload"]["class"], "kafka_offline_partitions");
+        assert!(trigger["payload"]["summary"].as_str().unwrap().chars().count() <= 1024);
+    }
     r.shutdown().await;
 }
 
@@ -257,21 +258,24 @@ async fn grafana_annotation_is_created_on_fire_and_ended_by_patch_on_resolve() {
         rx.log()
     );
     assert_eq!(rx.violations(), Vec::<String>::new());
-    let st = rx.state.lock().unwrap();
-    assert_eq!(st.annotations.len(), 1);
-    let ann = &st.annotations[&1];
-    assert_eq!(ann["time"], t0);
-    assert_eq!(ann["timeEnd"], t0 + 60_000);
-    let tags: Vec<&str> =
-        ann["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-    for t in ["opsadvisor", "system:cassandra", "cluster:prod", "severity:warning", "node:cass-1"] {
-        assert!(tags.contains(&t), "{tags:?}");
+    {
+        let st = rx.state.lock().unwrap();
+        assert_eq!(st.annotations.len(), 1);
+        let ann = &st.annotations[&1];
+        assert_eq!(ann["time"], t0);
+        assert_eq!(ann["timeEnd"], t0 + 60_000);
+        let tags: Vec<&str> =
+            ann["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        for t in
+            ["opsadvisor", "system:cassandra", "cluster:prod", "severity:warning", "node:cass-1"]
+        {
+            assert!(tags.contains(&t), "{tags:?}");
+        }
+        assert!(tags.contains(&"rule:cassandra_compaction_backlog"));
+        let methods: Vec<(&str, &str)> =
+            st.log.iter().map(|x| (x.method.as_str(), x.path.as_str())).collect();
+        assert_eq!(methods, [("POST", "/api/annotations"), ("PATCH", "/api/annotations/1")]);
     }
-    assert!(tags.contains(&"rule:cassandra_compaction_backlog"));
-    let methods: Vec<(&str, &str)> =
-        st.log.iter().map(|x| (x.method.as_str(), x.path.as_str())).collect();
-    assert_eq!(methods, [("POST", "/api/annotations"), ("PATCH", "/api/annotations/1")]);
-    drop(st);
     r.shutdown().await;
 }
 
@@ -297,11 +301,12 @@ async fn grafana_never_creates_a_second_annotation_when_an_answer_was_lost() {
         "{:?}",
         rx.log()
     );
-    let st = rx.state.lock().unwrap();
-    assert_eq!(st.annotations.len(), 1, "{:?}", st.log);
-    let methods: Vec<&str> = st.log.iter().map(|x| x.method.as_str()).collect();
-    assert_eq!(methods, ["POST", "GET", "PATCH"]);
-    drop(st);
+    {
+        let st = rx.state.lock().unwrap();
+        assert_eq!(st.annotations.len(), 1, "{:?}", st.log);
+        let methods: Vec<&str> = st.log.iter().map(|x| x.method.as_str()).collect();
+        assert_eq!(methods, ["POST", "GET", "PATCH"]);
+    }
     r.shutdown().await;
 }
 

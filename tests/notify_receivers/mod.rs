@@ -210,7 +210,7 @@ pub(crate) async fn slack(secret: &str) -> (Receiver, String) {
 
 fn slack_check(v: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    if !v["text"].as_str().is_some_and(|t| !t.trim().is_empty()) {
+    if v["text"].as_str().is_none_or(|t| t.trim().is_empty()) {
         out.push("`text` must be a non-empty string".into());
     }
     if let Some(blocks) = v.get("blocks") {
@@ -377,18 +377,15 @@ async fn pd_handler(State(state): State<Shared>, headers: HeaderMap, bytes: Byte
                 let action = body["event_action"].as_str().unwrap_or("").to_string();
                 *s.applied.entry((key.clone(), action)).or_default() += 1;
                 let rk = body["routing_key"].as_str().unwrap_or("").to_string();
+                let open_key = (rk, key.clone());
                 match body["event_action"].as_str() {
-                    Some("trigger") => {
-                        // Same routing key + dedup key on an open alert: deduplicated.
-                        if !s.open.contains_key(&(rk.clone(), key.clone())) {
-                            *s.incidents.entry(key.clone()).or_default() += 1;
-                            s.open.insert((rk, key.clone()), body.clone());
-                        }
+                    // Same routing key + dedup key on an open alert: deduplicated.
+                    Some("trigger") if !s.open.contains_key(&open_key) => {
+                        *s.incidents.entry(key.clone()).or_default() += 1;
+                        s.open.insert(open_key, body.clone());
                     }
-                    Some("resolve") => {
-                        if s.open.remove(&(rk, key.clone())).is_some() {
-                            *s.resolves_applied.entry(key.clone()).or_default() += 1;
-                        }
+                    Some("resolve") if s.open.remove(&open_key).is_some() => {
+                        *s.resolves_applied.entry(key.clone()).or_default() += 1;
                     }
                     _ => {}
                 }

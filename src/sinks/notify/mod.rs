@@ -819,7 +819,7 @@ async fn sleep_or_shutdown(d: Duration, shutdown: &mut tokio::sync::watch::Recei
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::cloned_ref_to_slice_refs)]
     use super::*;
 
     #[test]

@@ -1,4 +1,4 @@
-//! The persistent outbox: SQLite in WAL mode, `synchronous=FULL`.
+//! The persistent outbox: SQLite in WAL mode; cycles commit with `synchronous=FULL`.
 //!
 //! Three tables:
 //! - `notified` — per sink and fingerprint, the firing instance the sink was told about
@@ -112,10 +112,13 @@ impl Outbox {
         let err = |source| NotifyError::Db { path: p.clone(), source };
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
-        // WAL: readers never block the writer; FULL: a committed cycle survives power loss,
-        // not just a crash of the process.
+        // WAL: readers never block the writer. In WAL mode every commit survives a crash
+        // of the process (kill -9); `synchronous` only decides what survives power loss.
+        // Delivery marks commit with NORMAL (no fsync): losing one to power loss means
+        // a resend, which the receiver deduplicates. A cycle's enqueue commits with FULL,
+        // whose fsync also makes every earlier mark durable: a notification is never lost.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(Outbox { conn, path: p })
     }
@@ -142,6 +145,23 @@ impl Outbox {
     /// evaluation time (event times, resend spacing); `wall_ms` is when rows become due.
     /// Returns how many rows were enqueued.
     pub(crate) fn apply_cycle(
+        &mut self,
+        now_ms: i64,
+        wall_ms: i64,
+        plans: &[SinkPlan<'_>],
+        resolved: &[Finding],
+    ) -> Result<usize, NotifyError> {
+        let path = self.path.clone();
+        let err = |source| NotifyError::Db { path: path.clone(), source };
+        self.conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        let result = self.apply_cycle_tx(now_ms, wall_ms, plans, resolved);
+        let reset = self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(err);
+        let n = result?;
+        reset?;
+        Ok(n)
+    }
+
+    fn apply_cycle_tx(
         &mut self,
         now_ms: i64,
         wall_ms: i64,
@@ -598,7 +618,7 @@ fn bump(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::cloned_ref_to_slice_refs)]
     use super::*;
     use crate::System;
     use crate::findings::{Category, Severity, fingerprint};
