@@ -687,6 +687,45 @@ impl Notifier {
         db.stats(&names)
     }
 
+    /// The notifier's metrics in Prometheus text format, for the daemon's `/metrics`:
+    /// `opsadvisor_notifications_total{sink,outcome="delivered|dropped|retried"}` (counters
+    /// kept in the outbox, so they survive restarts) and `opsadvisor_notifications_pending{sink}`.
+    ///
+    /// # Errors
+    /// The outbox could not be read.
+    pub fn metrics_text(&self) -> Result<String, NotifyError> {
+        let stats = self.stats()?;
+        let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+        let mut out = String::from(
+            "# HELP opsadvisor_notifications_total Notifications by sink and outcome: delivered, dropped (rejected permanently), retried (failed tries).\n\
+             # TYPE opsadvisor_notifications_total counter\n",
+        );
+        for s in &stats {
+            for (outcome, n) in [
+                ("delivered", s.delivered_total),
+                ("dropped", s.dropped_total),
+                ("retried", s.retries_total),
+            ] {
+                out.push_str(&format!(
+                    "opsadvisor_notifications_total{{sink=\"{}\",outcome=\"{outcome}\"}} {n}\n",
+                    esc(&s.sink)
+                ));
+            }
+        }
+        out.push_str(
+            "# HELP opsadvisor_notifications_pending Notifications waiting in the outbox.\n\
+             # TYPE opsadvisor_notifications_pending gauge\n",
+        );
+        for s in &stats {
+            out.push_str(&format!(
+                "opsadvisor_notifications_pending{{sink=\"{}\"}} {}\n",
+                esc(&s.sink),
+                s.pending
+            ));
+        }
+        Ok(out)
+    }
+
     /// Delivery loop until `shutdown` flips to true; also drains what is due at start
     /// (after a restart). One loop per sink; a send in flight when shutdown flips finishes
     /// and is recorded, everything else stays in the outbox for the next start.
@@ -821,6 +860,52 @@ async fn sleep_or_shutdown(d: Duration, shutdown: &mut tokio::sync::watch::Recei
 mod tests {
     #![allow(clippy::unwrap_used, clippy::cloned_ref_to_slice_refs)]
     use super::*;
+
+    #[test]
+    fn metrics_parse_as_an_exposition_and_count_per_sink() {
+        let dir =
+            std::env::temp_dir().join(format!("opsadvisor-notify-metrics-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config: NotificationsConfig = serde_norway::from_str(
+            "slack: [{ name: 'ops \"x\"', webhook_url_file: /nonexistent }]\nalertmanager: [{ urls: ['http://127.0.0.1:1'] }]",
+        )
+        .unwrap();
+        let n = Notifier::open(&dir, &config).unwrap();
+        let f = crate::findings::Finding {
+            id: "x".into(),
+            fingerprint: "0123456789abcdef".into(),
+            system: crate::System::Kafka,
+            cluster: "c".into(),
+            node: None,
+            category: crate::findings::Category::Tuning,
+            severity: crate::findings::Severity::Warning,
+            impact: vec![],
+            analyzer: "rules".into(),
+            symptom: String::new(),
+            cause: String::new(),
+            resources: vec![],
+            evidence: vec![],
+            action: String::new(),
+            docs_url: String::new(),
+        };
+        n.on_cycle(1_000, &[f], &[]).unwrap();
+        let text = n.metrics_text().unwrap();
+        let e = crate::sources::exposition::parse(
+            text.as_bytes(),
+            crate::sources::exposition::Format::Text,
+        )
+        .unwrap();
+        assert_eq!(e.families.len(), 2, "{text}");
+        assert!(
+            text.contains("opsadvisor_notifications_pending{sink=\"alertmanager[0].urls[0]\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("opsadvisor_notifications_pending{sink=\"ops \\\"x\\\"\"} 1"),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn rfc3339_formats_utc_millis() {
