@@ -175,7 +175,7 @@ impl Daemon {
     }
 
     /// Sends SIGTERM; the exit code and everything the daemon printed.
-    fn terminate(mut self) -> (Option<i32>, String) {
+    async fn terminate(mut self) -> (Option<i32>, String) {
         self.signal("TERM");
         let end = Instant::now() + Duration::from_secs(15);
         let status = loop {
@@ -183,7 +183,7 @@ impl Daemon {
                 break s;
             }
             assert!(Instant::now() < end, "daemon did not stop within 15 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         };
         (status.code(), std::fs::read_to_string(&self.log).unwrap())
     }
@@ -204,7 +204,7 @@ async fn a_firing_finding_survives_a_restart_with_its_active_since() {
     let since = first["active_since_ms"].as_i64().unwrap();
     let fired = first["fired_at_ms"].as_i64().unwrap();
     assert!(fired - since >= 1000, "fired only after `for` (1s): {first}");
-    let (code, logs) = d.terminate();
+    let (code, logs) = d.terminate().await;
     assert_eq!(code, Some(0), "SIGTERM drains and exits 0:\n{logs}");
     assert!(logs.contains("Shutting down"), "{logs}");
 
@@ -236,7 +236,7 @@ async fn a_firing_finding_survives_a_restart_with_its_active_since() {
         [("inactive".into(), "pending".into()), ("pending".into(), "firing".into())],
         "one pending → firing, none after the restart"
     );
-    let (code, _) = d.terminate();
+    let (code, _) = d.terminate().await;
     assert_eq!(code, Some(0));
 }
 
@@ -315,7 +315,7 @@ async fn the_api_filters_guards_and_reports_targets_and_metrics() {
         let r = anon.get(format!("{}{path}", d.base)).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 200, "{path}");
     }
-    let (code, logs) = d.terminate();
+    let (code, logs) = d.terminate().await;
     assert_eq!(code, Some(0));
     assert!(!logs.contains("api-t0ken"), "the API token must never be logged");
 }
@@ -370,7 +370,7 @@ async fn an_invalid_reload_keeps_the_running_config_and_a_valid_one_applies() {
     assert_eq!(d.metric("opsadvisor_config_last_reload_successful").await, Some(1.0));
     let (status, _) = d.post("/-/reload").await;
     assert_eq!(status, 200);
-    let (code, _) = d.terminate();
+    let (code, _) = d.terminate().await;
     assert_eq!(code, Some(0));
 }
 
@@ -412,7 +412,7 @@ async fn file_sd_targets_come_and_go_without_a_restart() {
     // It goes away again.
     std::fs::remove_file(dir.path().join("sd/two.json")).unwrap();
     d.wait_for(10, async |d| (nodes(d).await == ["b1"]).then_some(())).await;
-    let (code, _) = d.terminate();
+    let (code, _) = d.terminate().await;
     assert_eq!(code, Some(0));
 }
 
@@ -477,7 +477,7 @@ async fn secrets_never_reach_stdout_or_stderr() {
         let (_, body) = d.get(path).await;
         assert!(!body.contains("pa55-w0rd-xyz") && !body.contains("w3b-t0ken-abc"), "{path}");
     }
-    let (code, logs) = d.terminate();
+    let (code, logs) = d.terminate().await;
     assert_eq!(code, Some(0));
     assert!(logs.lines().count() > 10, "debug logging was on:\n{logs}");
     for secret in ["pa55-w0rd-xyz", "w3b-t0ken-abc", "b3A6cGE1NS13MHJkLXh5eg"] {
