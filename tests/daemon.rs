@@ -484,3 +484,62 @@ async fn secrets_never_reach_stdout_or_stderr() {
         assert!(!logs.contains(secret), "secret {secret} leaked into the logs");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_renders_current_findings_in_headless_chromium() {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(chromium) = chromium else {
+        eprintln!("skipped: no chromium at /usr/bin/chromium (apt install chromium)");
+        return;
+    };
+    let url = common::serve_text(Box::leak(broker(4).into_boxed_str())).await;
+    let dir = TempDir::new("daemon-page");
+    let cfg = config(dir.path(), &url, "");
+    let d = spawn(&cfg, &dir.path().join("data"), &[], None);
+    let f = d.firing().await;
+    let profile = dir.path().join("chromium-profile");
+    let mut child = KillOnDrop(
+        Command::new(chromium)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(["--dump-dom", &format!("{}/", d.base)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let dom = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::task::spawn_blocking(move || {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut { stdout }, &mut s).unwrap();
+            s
+        }),
+    )
+    .await
+    .expect("chromium did not finish within 30 s")
+    .unwrap();
+    // The DOM as the browser built it: the findings table with our finding's row.
+    assert!(dom.contains("<table id=\"findings\">"), "{dom}");
+    let fp = f["fingerprint"].as_str().unwrap();
+    let row = dom
+        .split("<tr")
+        .find(|r| r.contains(&format!("data-fingerprint=\"{fp}\"")))
+        .unwrap_or_else(|| panic!("no row for {fp}:\n{dom}"));
+    for cell in [
+        "firing",
+        "critical",
+        "test_offline_partitions",
+        "kafka-a",
+        "b1",
+        "4 partitions have no leader.",
+    ] {
+        assert!(row.contains(&format!(">{cell}<")), "cell {cell} missing in {row}");
+    }
+    assert!(dom.contains("1 firing, 0 pending; 1 targets, 0 down"), "{dom}");
+    let (code, _) = d.terminate().await;
+    assert_eq!(code, Some(0));
+}
