@@ -261,7 +261,7 @@ impl Daemon {
             window: window::Window::new(
                 max_rounds(config.interval()),
                 MAX_WINDOW_MS,
-                window::catalog_names(Catalog::builtin()),
+                window::catalog_selectors(Catalog::builtin()),
             ),
             sd_stamp: sd_stamp(&config, &source),
             options,

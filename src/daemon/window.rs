@@ -4,10 +4,26 @@
 //! Each cycle's one-round [`Snapshot`] is merged in by key (cluster, node, source URL): a
 //! series keeps its history while its target stays configured, a new one starts with gaps,
 //! and one absent this round (an ES node whose cluster did not answer) is carried with a gap
-//! until its last point ages out. Only samples the feature catalogue reads are kept.
+//! until its last point ages out. Only samples some catalogue selector matches are kept.
+//!
+//! Older rounds are thinned: the newest [`RECENT_ROUNDS`] are all kept, older ones at most
+//! one per [`THIN_MS`]. Rates, slopes and maxima read timestamps, not round counts, so a
+//! sparser past changes little in what they compute while memory and per-cycle work stay
+//! at ~15 rounds whatever the interval (1,000 targets × 41 rounds would not fit 256 MB).
 
+use crate::features::catalog::Selector;
+use crate::sample::Sample;
 use crate::snapshot::{ClusterSnapshot, NodeSnapshot, Snapshot, SourceSeries};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
+
+/// Rounds at the head of the window that are never thinned.
+pub const RECENT_ROUNDS: usize = 4;
+
+/// Older rounds are kept at most one per this many milliseconds.
+pub const THIN_MS: i64 = 60_000;
+
+/// Which samples to keep: selectors by metric name (empty: keep everything).
+pub type Keep = HashMap<String, Vec<Selector>>;
 
 /// Rolling window of scrape rounds.
 #[derive(Debug, Default)]
@@ -17,13 +33,13 @@ pub struct Window {
     times: VecDeque<i64>,
     max_rounds: usize,
     window_ms: i64,
-    keep: HashSet<String>,
+    keep: Keep,
 }
 
 impl Window {
     /// A window holding at most `max_rounds` rounds and nothing older than `window_ms`,
-    /// keeping only samples named in `keep` (empty: keep everything).
-    pub fn new(max_rounds: usize, window_ms: i64, keep: HashSet<String>) -> Window {
+    /// keeping only samples some selector in `keep` matches (empty: keep everything).
+    pub fn new(max_rounds: usize, window_ms: i64, keep: Keep) -> Window {
         Window { max_rounds: max_rounds.max(2), window_ms, keep, ..Window::default() }
     }
 
@@ -107,6 +123,28 @@ impl Window {
         if drop > 0 {
             self.trim(drop);
         }
+        // The round that just left the recent head goes if it is too close to the one before.
+        let len = self.times.len();
+        if len > RECENT_ROUNDS + 1 {
+            let c = len - 1 - RECENT_ROUNDS;
+            if self.times[c] - self.times[c - 1] < THIN_MS {
+                self.remove_round(c);
+            }
+        }
+    }
+
+    fn remove_round(&mut self, i: usize) {
+        self.times.remove(i);
+        self.snapshot.rounds -= 1;
+        for c in &mut self.snapshot.clusters {
+            for s in
+                c.cluster_sources.iter_mut().chain(c.nodes.iter_mut().flat_map(|n| &mut n.sources))
+            {
+                if i < s.points.len() {
+                    s.points.remove(i);
+                }
+            }
+        }
     }
 
     fn trim(&mut self, k: usize) {
@@ -151,29 +189,36 @@ fn merge(mut before: Vec<SourceSeries>, now: Vec<SourceSeries>, n: usize) -> Vec
     out
 }
 
-fn filter(round: &mut Snapshot, keep: &HashSet<String>) {
+fn wanted(keep: &Keep, s: &Sample) -> bool {
+    keep.get(&s.name).is_some_and(|sels| sels.iter().any(|sel| sel.matches(s)))
+}
+
+fn filter(round: &mut Snapshot, keep: &Keep) {
     for c in &mut round.clusters {
         for s in c.cluster_sources.iter_mut().chain(c.nodes.iter_mut().flat_map(|n| &mut n.sources))
         {
             for p in s.points.iter_mut().flatten() {
-                p.samples.retain(|x| keep.contains(&x.name));
+                p.samples.retain(|x| wanted(keep, x));
                 p.samples.shrink_to_fit();
             }
         }
     }
 }
 
-/// The metric names the built-in feature catalogue reads: everything else is dropped on
+/// The series the feature catalogue reads, by metric name: everything else is dropped on
 /// arrival, which is most of a JMX exporter's output.
-pub fn catalog_names(catalog: &crate::features::catalog::Catalog) -> HashSet<String> {
-    catalog.base.iter().flat_map(|f| &f.from).map(|a| a.selector.name.clone()).collect()
+pub fn catalog_selectors(catalog: &crate::features::catalog::Catalog) -> Keep {
+    let mut keep = Keep::new();
+    for alt in catalog.base.iter().flat_map(|f| &f.from) {
+        keep.entry(alt.selector.name.clone()).or_default().push(alt.selector.clone());
+    }
+    keep
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::System;
-    use crate::sample::Sample;
     use crate::snapshot::Point;
 
     fn round(nodes: &[(&str, Option<f64>)], ts: i64) -> Snapshot {
@@ -205,7 +250,8 @@ mod tests {
 
     #[test]
     fn history_is_kept_by_key_and_bounded_by_rounds_and_time() {
-        let keep: HashSet<String> = ["keep_me".to_string()].into();
+        let keep: Keep =
+            [("keep_me".to_string(), vec![Selector::parse("keep_me").unwrap()])].into();
         let mut w = Window::new(3, 60_000, keep);
         w.push(round(&[("a", Some(1.0)), ("b", Some(1.0))], 0), 0);
         w.push(round(&[("b", Some(2.0)), ("a", None)], 10_000), 10_000);
@@ -229,5 +275,27 @@ mod tests {
         // "new" disappeared from the config: carried while it has points, then dropped.
         w.push(round(&[("a", Some(6.0)), ("b", Some(6.0))], 210_000), 210_000);
         assert!(w.snapshot().clusters[0].nodes.iter().all(|n| n.name != "new"));
+    }
+
+    #[test]
+    fn older_rounds_are_thinned_to_one_per_minute() {
+        let mut w = Window::new(100, 600_000, Keep::new());
+        for i in 0..40 {
+            w.push(
+                round(&[("a", Some(f64::from(i)))], i64::from(i) * 15_000),
+                i64::from(i) * 15_000,
+            );
+        }
+        let times: Vec<i64> = w.snapshot().clusters[0].nodes[0].sources[0]
+            .points
+            .iter()
+            .map(|p| p.as_ref().unwrap().timestamp_ms)
+            .collect();
+        assert_eq!(w.snapshot().rounds, times.len());
+        // The newest four every 15 s; before them one per minute back to the first.
+        assert_eq!(&times[times.len() - 4..], [540_000, 555_000, 570_000, 585_000]);
+        assert!(times.windows(2).take(times.len() - 5).all(|p| p[1] - p[0] >= 60_000), "{times:?}");
+        assert_eq!(times[0], 0);
+        assert!(times.len() <= 15, "{}", times.len());
     }
 }
