@@ -203,7 +203,33 @@ impl SelfMetrics {
         }
         header(&mut o, "opsadvisor_cycles_total", "counter", "Completed cycles since start.");
         let _ = writeln!(o, "opsadvisor_cycles_total {}", self.cycles_total);
+        process(&mut o);
         o
+    }
+}
+
+/// The standard `process_*` metrics on Linux, read from /proc (absent elsewhere).
+fn process(o: &mut String) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return };
+    // Fields after the ")" that ends the command name: utime is the 12th, stime the 13th,
+    // rss (pages) the 22nd.
+    let Some((_, rest)) = stat.rsplit_once(')') else { return };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+    // Linux's USER_HZ is 100 on every architecture it exports to user space; pages are 4 KiB
+    // on the platforms we ship for.
+    if let (Some(utime), Some(stime)) = (num(11), num(12)) {
+        header(
+            o,
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+        );
+        let _ = writeln!(o, "process_cpu_seconds_total {}", (utime + stime) / 100.0);
+    }
+    if let Some(rss) = num(21) {
+        header(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+        let _ = writeln!(o, "process_resident_memory_bytes {}", rss * 4096.0);
     }
 }
 
