@@ -73,6 +73,16 @@ struct Daemon {
 }
 
 fn spawn(config: &Path, storage: &Path, envs: &[(&str, &str)], token: Option<&str>) -> Daemon {
+    spawn_with(config, storage, envs, token, &[])
+}
+
+fn spawn_with(
+    config: &Path,
+    storage: &Path,
+    envs: &[(&str, &str)],
+    token: Option<&str>,
+    args: &[&str],
+) -> Daemon {
     let port = free_port();
     // Logs go to a file: a pipe nobody drains would block a chatty daemon.
     let log = storage.with_extension(format!("log.{port}"));
@@ -83,6 +93,7 @@ fn spawn(config: &Path, storage: &Path, envs: &[(&str, &str)], token: Option<&st
         .arg("--storage.path")
         .arg(storage)
         .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+        .args(args)
         .stdout(Stdio::from(file.try_clone().unwrap()))
         .stderr(Stdio::from(file));
     for (k, v) in envs {
@@ -542,4 +553,26 @@ async fn the_page_renders_current_findings_in_headless_chromium() {
     assert!(dom.contains("1 firing, 0 pending; 1 targets, 0 down"), "{dom}");
     let (code, _) = d.terminate().await;
     assert_eq!(code, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_flat_object_per_line() {
+    let url = common::serve_text(Box::leak(broker(2).into_boxed_str())).await;
+    let dir = TempDir::new("daemon-json");
+    let cfg = config(dir.path(), &url, "");
+    let d = spawn_with(&cfg, &dir.path().join("data"), &[], None, &["--log.format", "json"]);
+    d.firing().await;
+    let (code, logs) = d.terminate().await;
+    assert_eq!(code, Some(0));
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let fired = lines
+        .iter()
+        .find(|l| l["message"] == "Finding changed state." && l["to"] == "firing")
+        .unwrap_or_else(|| panic!("no firing transition logged:\n{logs}"));
+    assert_eq!(fired["level"], "INFO");
+    assert_eq!(fired["check"], "test_offline_partitions");
+    assert_eq!(fired["cluster"], "kafka-a");
 }
