@@ -436,8 +436,7 @@ impl Daemon {
         let at_ms = crate::clock::now_ms();
         let (raws, durations): (Vec<_>, Vec<_>) =
             fetched.into_iter().map(|(r, d)| (vec![r], d)).unzip();
-        let rounds = sources::Rounds { targets, raws };
-        let (snapshot, health) = sources::assemble_rounds(&self.config, &rounds);
+        let (snapshot, health) = self.assemble(targets, raws);
         self.window.push(snapshot, at_ms);
 
         let mut targets = Vec::with_capacity(health.len());
@@ -489,6 +488,41 @@ impl Daemon {
             });
         }
         outcome
+    }
+
+    /// Parses the round cluster by cluster, dropping each cluster's bodies and unread series
+    /// before the next is parsed: peak memory is one cluster's full parse, not the fleet's.
+    /// Health comes back in target order (targets are grouped by cluster, in config order).
+    fn assemble(
+        &self,
+        targets: Vec<sources::Target>,
+        raws: Vec<Vec<std::result::Result<sources::Raw, String>>>,
+    ) -> (crate::snapshot::Snapshot, Vec<sources::TargetHealth>) {
+        let mut snapshot = crate::snapshot::Snapshot { rounds: 1, clusters: Vec::new() };
+        let mut health = Vec::with_capacity(targets.len());
+        let mut pending = targets.into_iter().zip(raws).peekable();
+        for c in self.config.clusters.iter().filter(|c| c.prometheus.is_none()) {
+            let mut rounds = sources::Rounds::default();
+            while let Some((t, _)) = pending.peek()
+                && t.cluster == c.name
+            {
+                if let Some((t, r)) = pending.next() {
+                    rounds.targets.push(t);
+                    rounds.raws.push(r);
+                }
+            }
+            let one = Config {
+                scrape: self.config.scrape.clone(),
+                clusters: vec![c.clone()],
+                ..Config::default()
+            };
+            let (mut part, h) = sources::assemble_rounds(&one, &rounds);
+            drop(rounds);
+            self.window.filter_round(&mut part);
+            snapshot.clusters.append(&mut part.clusters);
+            health.extend(h);
+        }
+        (snapshot, health)
     }
 
     /// Features of the newest round, rules, lifecycle, store. CPU-bound: runs on this worker

@@ -43,6 +43,13 @@ impl Window {
         Window { max_rounds: max_rounds.max(2), window_ms, keep, ..Window::default() }
     }
 
+    /// Drops the samples no catalogue selector reads from a round, before it is pushed.
+    pub fn filter_round(&self, round: &mut Snapshot) {
+        if !self.keep.is_empty() {
+            filter(round, &self.keep);
+        }
+    }
+
     /// Changes the round limit (after a reload changed the interval); applies from the next push.
     pub fn set_max_rounds(&mut self, max_rounds: usize) {
         self.max_rounds = max_rounds.max(2);
@@ -67,12 +74,9 @@ impl Window {
             .sum()
     }
 
-    /// Appends one round (a snapshot of exactly one round, taken at wall time `at_ms`), then
-    /// drops the rounds that fell out of the window.
-    pub fn push(&mut self, mut round: Snapshot, at_ms: i64) {
-        if !self.keep.is_empty() {
-            filter(&mut round, &self.keep);
-        }
+    /// Appends one round (a snapshot of exactly one round, taken at wall time `at_ms`, already
+    /// passed through [`Window::filter_round`]), then drops the rounds that fell out of the window.
+    pub fn push(&mut self, round: Snapshot, at_ms: i64) {
         let old = std::mem::take(&mut self.snapshot);
         let n = old.rounds;
         let mut old_clusters = old.clusters;
@@ -253,9 +257,17 @@ mod tests {
         let keep: Keep =
             [("keep_me".to_string(), vec![Selector::parse("keep_me").unwrap()])].into();
         let mut w = Window::new(3, 60_000, keep);
-        w.push(round(&[("a", Some(1.0)), ("b", Some(1.0))], 0), 0);
-        w.push(round(&[("b", Some(2.0)), ("a", None)], 10_000), 10_000);
-        w.push(round(&[("a", Some(3.0)), ("b", Some(3.0)), ("new", Some(3.0))], 20_000), 20_000);
+        let push = |w: &mut Window, mut r: Snapshot, t: i64| {
+            w.filter_round(&mut r);
+            w.push(r, t);
+        };
+        push(&mut w, round(&[("a", Some(1.0)), ("b", Some(1.0))], 0), 0);
+        push(&mut w, round(&[("b", Some(2.0)), ("a", None)], 10_000), 10_000);
+        push(
+            &mut w,
+            round(&[("a", Some(3.0)), ("b", Some(3.0)), ("new", Some(3.0))], 20_000),
+            20_000,
+        );
         let s = w.snapshot();
         assert_eq!(s.rounds, 3);
         let a = &s.clusters[0].nodes[0];
