@@ -18,7 +18,17 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_opsadvisor");
+/// The binary under test, copied once per test process: builds of other branches sharing a
+/// target directory may replace the original while the tests run.
+fn bin() -> &'static Path {
+    static COPY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let copy =
+            std::env::temp_dir().join(format!("opsadvisor-daemon-test-{}", std::process::id()));
+        std::fs::copy(env!("CARGO_BIN_EXE_opsadvisor"), &copy).unwrap();
+        copy
+    })
+}
 
 /// A Kafka broker exposition with `offline` leaderless partitions.
 fn broker(offline: u32) -> String {
@@ -87,7 +97,7 @@ fn spawn_with(
     // Logs go to a file: a pipe nobody drains would block a chatty daemon.
     let log = storage.with_extension(format!("log.{port}"));
     let file = std::fs::File::create(&log).unwrap();
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.args(["daemon", "--config"])
         .arg(config)
         .arg("--storage.path")
@@ -432,7 +442,7 @@ fn an_invalid_config_at_start_exits_78_naming_the_problem() {
     let dir = TempDir::new("daemon-bad");
     let cfg = dir.path().join("bad.yaml");
     write(&cfg, "clusters:\n  - name: x\n    system: mongodb\n");
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .args(["daemon", "--config"])
         .arg(&cfg)
         .arg("--storage.path")
