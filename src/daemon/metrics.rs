@@ -87,6 +87,7 @@ fn kind_str(k: TargetKind) -> &'static str {
         TargetKind::Elasticsearch => "elasticsearch",
         TargetKind::Prometheus => "prometheus",
         TargetKind::ElasticsearchExporter => "elasticsearch_exporter",
+        TargetKind::Jolokia => "jolokia",
     }
 }
 
