@@ -1,4 +1,4 @@
-//! The command line: `advise`, `simulate`, `check config`, `check rules`.
+//! The command line: `advise`, `daemon`, `simulate`, `check config`, `check rules`.
 //!
 //! Thin by design: parse arguments, call the library, print, map errors to exit codes.
 
@@ -18,11 +18,31 @@ use std::path::PathBuf;
 #[command(version, about, long_about = None)]
 pub struct Cli {
     /// Log filter for stderr (e.g. `warn`, `opsadvisor=debug`); RUST_LOG also works.
-    #[arg(long, global = true, default_value = "error")]
-    pub log_level: String,
+    /// Default: `info` for `daemon`, `error` otherwise.
+    #[arg(long, visible_alias = "log.level", global = true)]
+    pub log_level: Option<String>,
+    /// Log format on stderr. Default: `logfmt` for `daemon`, `text` otherwise.
+    #[arg(long = "log.format", global = true, value_enum)]
+    pub log_format: Option<crate::logging::LogFormat>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The log format and filter, with the defaults of the chosen command: a daemon logs
+    /// `info` as logfmt, one-shot commands only errors as text.
+    pub fn logging(&self) -> (crate::logging::LogFormat, String) {
+        let daemon = matches!(self.command, Command::Daemon(_));
+        let format = self.log_format.unwrap_or(if daemon {
+            crate::logging::LogFormat::Logfmt
+        } else {
+            crate::logging::LogFormat::Text
+        });
+        let level =
+            self.log_level.clone().unwrap_or_else(|| if daemon { "info" } else { "error" }.into());
+        (format, level)
+    }
 }
 
 /// Subcommands.
@@ -30,6 +50,8 @@ pub struct Cli {
 pub enum Command {
     /// Scrape the clusters, run every check, and print findings.
     Advise(AdviseArgs),
+    /// Run as a long-lived sidecar: scrape every interval, track findings, serve HTTP.
+    Daemon(DaemonArgs),
     /// Serve simulated clusters on 127.0.0.1 until interrupted.
     Simulate(SimulateArgs),
     /// Record every target's raw responses for a while into a support bundle.
@@ -123,6 +145,31 @@ pub struct AdviseArgs {
     pub fail_on: Severity,
 }
 
+/// `daemon` options. Flag names follow the Prometheus exporters' (`--web.*`, `--storage.*`).
+#[derive(Debug, clap::Args)]
+pub struct DaemonArgs {
+    /// Config file (YAML); re-read on SIGHUP and `POST /-/reload`.
+    #[arg(long, required_unless_present = "demo", conflicts_with = "demo")]
+    pub config: Option<PathBuf>,
+    /// Run against the built-in simulation (Cassandra, Kafka and Elasticsearch with faults).
+    #[arg(long)]
+    pub demo: bool,
+    /// Seed of the demo simulation.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Where the HTTP API listens. 9646: unclaimed in Prometheus's default-port registry
+    /// next to the exporters' range; loopback by default so nothing is exposed by accident.
+    #[arg(long = "web.listen-address", default_value = "127.0.0.1:9646")]
+    pub listen_address: String,
+    /// A file holding the bearer token the API requires (trailing whitespace ignored).
+    /// Alternatively set `OPSADVISOR_WEB_TOKEN`. Probes (`/-/healthy`, `/-/ready`) are open.
+    #[arg(long = "web.bearer-token-file")]
+    pub bearer_token_file: Option<PathBuf>,
+    /// Directory of the state database (finding lifecycle and history).
+    #[arg(long = "storage.path", default_value = "./data")]
+    pub storage_path: PathBuf,
+}
+
 /// `capture` options.
 #[derive(Debug, clap::Args)]
 pub struct CaptureArgs {
@@ -195,6 +242,7 @@ pub enum CheckCommand {
 pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Advise(args) => advise(args).await,
+        Command::Daemon(args) => daemon(args).await,
         Command::Simulate(args) => simulate(args).await,
         Command::Capture(args) => capture(args).await,
         Command::Check(CheckCommand::Metrics { source, openmetrics }) => {
@@ -424,6 +472,59 @@ async fn config_or_demo(
             Ok((demo_config(&server), Some(server)))
         }
     }
+}
+
+/// The API token: from `--web.bearer-token-file`, else `OPSADVISOR_WEB_TOKEN`.
+fn bearer_token(file: Option<&PathBuf>) -> Result<Option<String>> {
+    let token = match file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|source| Error::Io { path: path.display().to_string(), source })?
+                .trim()
+                .to_string(),
+        ),
+        None => std::env::var("OPSADVISOR_WEB_TOKEN").ok().map(|t| t.trim().to_string()),
+    };
+    match token {
+        Some(t) if t.is_empty() => Err(Error::Usage(
+            "the bearer token is empty (--web.bearer-token-file or OPSADVISOR_WEB_TOKEN)".into(),
+        )),
+        t => Ok(t),
+    }
+}
+
+async fn daemon(args: DaemonArgs) -> Result<u8> {
+    use crate::daemon::{ConfigSource, Daemon, DaemonOptions};
+    let options = DaemonOptions {
+        listen_address: args.listen_address.clone(),
+        storage_path: args.storage_path.clone(),
+        bearer_token: bearer_token(args.bearer_token_file.as_ref())?,
+    };
+    // The simulator must outlive the daemon: keep it bound here.
+    let (source, _server) = match &args.config {
+        Some(path) => (ConfigSource::File(path.clone()), None),
+        None => {
+            let server =
+                simulate::serve(Simulator::new(SimSpec::demo(args.seed))?, DEMO_SPEED).await?;
+            (ConfigSource::Fixed(Box::new(demo_config(&server))), Some(server))
+        }
+    };
+    let daemon = Daemon::new(source, options).map_err(|e| match e {
+        e @ (Error::Config(_) | Error::ConfigIssues(_) | Error::Usage(_)) => {
+            Error::DaemonConfig(Box::new(e))
+        }
+        e => e,
+    })?;
+    // Notifications plug in here (src/sinks/notify): open the outbox beside the state,
+    //   let notifier = Notifier::open(daemon.storage_path(), &daemon.config().notifications)?;
+    // feed it every cycle,
+    //   let mut outcomes = daemon.subscribe();
+    //   tokio::spawn(async move { while let Some(o) = outcomes.recv().await { notifier.on_cycle(o.now_ms, &o.firing, &o.resolved) } });
+    // and run its delivery loop until the daemon drains:
+    //   let delivery = tokio::spawn(notifier.run(daemon.shutdown_signal()));
+    // then, after `daemon.run()` returns, await `delivery` (with a deadline) before exiting.
+    daemon.run().await?;
+    Ok(0)
 }
 
 async fn capture(args: CaptureArgs) -> Result<u8> {

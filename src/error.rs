@@ -29,6 +29,13 @@ pub enum Error {
     /// A bug: a worker task panicked.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The daemon's state store failed.
+    #[error(transparent)]
+    State(#[from] crate::daemon::state::StoreError),
+    /// The daemon cannot start with this config or these rules (exit 78, `EX_CONFIG`, as
+    /// contracts §2.6 asks of a daemon start).
+    #[error("{0}")]
+    DaemonConfig(Box<Error>),
     /// Reading or writing a file.
     #[error("{path}: {source}")]
     Io {
@@ -44,11 +51,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// The process exit code: 2 for usage and config errors, 3 when no target answered,
-    /// 1 for anything else (1 is also "findings at or above --fail-on").
+    /// 78 when the daemon cannot start with its config, 1 for anything else (1 is also "findings at or above --fail-on").
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::ConfigIssues(_) | Error::Usage(_) => 2,
             Error::NoTargetUp => 3,
+            Error::DaemonConfig(_) => 78,
             _ => 1,
         }
     }

@@ -15,14 +15,19 @@
 //! - [`sinks`]: the report.
 //! - [`simulate`]: simulated clusters for the demo, tests and training data.
 //! - [`pipeline`]: wires the stages together for one `advise` run.
+//! - [`daemon`]: the long-running sidecar: the pipeline every interval over a rolling window,
+//!   persistent finding lifecycle, HTTP API, own metrics.
+//! - [`logging`]: `--log.format text|logfmt|json`.
 
 pub mod analyzers;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod error;
 pub mod features;
 pub mod findings;
+pub mod logging;
 pub mod pipeline;
 pub mod sample;
 pub mod simulate;

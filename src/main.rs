@@ -7,9 +7,8 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let (format, level) = cli.logging();
+    opsadvisor::logging::init(format, &level);
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -30,48 +30,8 @@ pub fn analyze(
 ) -> Result<Analysis, polars::prelude::PolarsError> {
     let mut lifecycle = Lifecycle::default();
     for frames in rounds {
-        let mut active = Vec::new();
-        let mut now_ms = i64::MIN;
-        for frame in frames {
-            if let Some(ts) = frame.f64_column("timestamp_ms") {
-                now_ms =
-                    now_ms.max(ts.into_iter().flatten().fold(i64::MIN, |a, t| a.max(t as i64)));
-            }
-            for m in rules::evaluate(rules, frame)? {
-                let rule = &rules[m.rule];
-                let resource = match &m.node {
-                    Some(node) => format!("node:{node}"),
-                    None => format!("cluster:{}", m.cluster),
-                };
-                active.push(Active {
-                    finding: Finding {
-                        fingerprint: fingerprint(
-                            &rule.id,
-                            rule.system,
-                            &m.cluster,
-                            m.node.as_deref(),
-                        ),
-                        id: rule.id.clone(),
-                        system: rule.system,
-                        cluster: m.cluster,
-                        node: m.node,
-                        category: rule.category,
-                        severity: rule.severity,
-                        impact: rule.impact.clone(),
-                        analyzer: "rules".into(),
-                        resources: vec![resource],
-                        symptom: m.symptom,
-                        cause: m.cause,
-                        evidence: m.evidence,
-                        action: m.action,
-                        docs_url: rule.docs_url.clone(),
-                    },
-                    for_: rule.for_,
-                    keep_firing_for: rule.keep_firing_for,
-                });
-            }
-        }
-        if now_ms != i64::MIN {
+        let (now_ms, active) = evaluate_round(frames, rules)?;
+        if let Some(now_ms) = now_ms {
             lifecycle.observe(now_ms, active);
         }
     }
@@ -79,4 +39,52 @@ pub fn analyze(
         firing: lifecycle.in_state(State::Firing),
         pending: lifecycle.in_state(State::Pending),
     })
+}
+
+/// Evaluates `rules` over the frames of one round: the findings whose condition holds, and
+/// the round's data time (the newest `timestamp_ms` of its rows; `None` when no row has one).
+/// The daemon calls this once per cycle and drives its own persistent [`Lifecycle`].
+///
+/// # Errors
+/// As [`analyze`].
+pub fn evaluate_round(
+    frames: &RoundFrames,
+    rules: &[Rule],
+) -> Result<(Option<i64>, Vec<Active>), polars::prelude::PolarsError> {
+    let mut active = Vec::new();
+    let mut now_ms = i64::MIN;
+    for frame in frames {
+        if let Some(ts) = frame.f64_column("timestamp_ms") {
+            now_ms = now_ms.max(ts.into_iter().flatten().fold(i64::MIN, |a, t| a.max(t as i64)));
+        }
+        for m in rules::evaluate(rules, frame)? {
+            let rule = &rules[m.rule];
+            let resource = match &m.node {
+                Some(node) => format!("node:{node}"),
+                None => format!("cluster:{}", m.cluster),
+            };
+            active.push(Active {
+                finding: Finding {
+                    fingerprint: fingerprint(&rule.id, rule.system, &m.cluster, m.node.as_deref()),
+                    id: rule.id.clone(),
+                    system: rule.system,
+                    cluster: m.cluster,
+                    node: m.node,
+                    category: rule.category,
+                    severity: rule.severity,
+                    impact: rule.impact.clone(),
+                    analyzer: "rules".into(),
+                    resources: vec![resource],
+                    symptom: m.symptom,
+                    cause: m.cause,
+                    evidence: m.evidence,
+                    action: m.action,
+                    docs_url: rule.docs_url.clone(),
+                },
+                for_: rule.for_,
+                keep_firing_for: rule.keep_firing_for,
+            });
+        }
+    }
+    Ok(((now_ms != i64::MIN).then_some(now_ms), active))
 }

@@ -68,6 +68,27 @@ pub fn extract(
         .collect()
 }
 
+/// Builds the frames of one round of `snapshot` only: what the daemon evaluates each cycle
+/// over its rolling window, without recomputing the rounds it already evaluated.
+///
+/// # Errors
+/// As [`extract`].
+pub fn extract_round(
+    snapshot: &Snapshot,
+    catalog: &Catalog,
+    round: usize,
+    window_ms: i64,
+) -> Result<RoundFrames, PolarsError> {
+    System::ALL
+        .iter()
+        .filter_map(|&system| {
+            let clusters: Vec<&ClusterSnapshot> =
+                snapshot.clusters.iter().filter(|c| c.system == system).collect();
+            (!clusters.is_empty()).then(|| frame(system, &clusters, catalog, round, window_ms))
+        })
+        .collect()
+}
+
 fn frame(
     system: System,
     clusters: &[&ClusterSnapshot],

@@ -7,12 +7,12 @@
 //! a fast-forwarded simulation behaves exactly like real time.
 
 use super::Finding;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Where a finding is in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     /// The condition holds but not yet for `for`.
@@ -21,13 +21,67 @@ pub enum State {
     Firing,
 }
 
-#[derive(Debug, Clone)]
-struct Tracked {
-    finding: Finding,
-    state: State,
-    active_since_ms: i64,
-    last_active_ms: i64,
-    keep_firing_for: Duration,
+impl State {
+    /// Lowercase name, as the API and the state store spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Firing => "firing",
+        }
+    }
+
+    /// Parses [`State::as_str`].
+    pub fn parse(s: &str) -> Option<State> {
+        match s {
+            "pending" => Some(State::Pending),
+            "firing" => Some(State::Firing),
+            _ => None,
+        }
+    }
+}
+
+/// One tracked finding: everything needed to resume its lifecycle after a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tracked {
+    /// The finding as last rendered.
+    pub finding: Finding,
+    /// Pending or firing.
+    pub state: State,
+    /// When the condition started to hold (data time, ms): `for` counts from here.
+    pub active_since_ms: i64,
+    /// The last evaluation in which the condition held (data time, ms).
+    pub last_active_ms: i64,
+    /// When it fired (data time, ms), if it did.
+    pub fired_at_ms: Option<i64>,
+    /// The rule's `keep_firing_for`.
+    #[serde(with = "millis")]
+    pub keep_firing_for: Duration,
+}
+
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+/// What one evaluation changed for one finding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The finding (for a resolution: as last rendered while active).
+    pub finding: Finding,
+    /// The state before (`None`: inactive).
+    pub from: Option<State>,
+    /// The state after (`None`: inactive again, i.e. resolved).
+    pub to: Option<State>,
+    /// Data time of the evaluation, ms.
+    pub at_ms: i64,
 }
 
 /// Tracks findings across evaluations.
@@ -51,22 +105,51 @@ impl Lifecycle {
     /// Records one evaluation at data time `now_ms` in which exactly `active` held.
     /// Returns the fingerprints that resolved in this evaluation.
     pub fn observe(&mut self, now_ms: i64, active: Vec<Active>) -> Vec<String> {
+        self.observe_transitions(now_ms, active)
+            .into_iter()
+            .filter(|t| t.to.is_none())
+            .map(|t| t.finding.fingerprint)
+            .collect()
+    }
+
+    /// As [`Lifecycle::observe`], but returns every state change of this evaluation:
+    /// new pending findings, findings that fired, and resolutions (in fingerprint order).
+    pub fn observe_transitions(&mut self, now_ms: i64, active: Vec<Active>) -> Vec<Transition> {
+        let mut changes = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
         for a in active {
             let fp = a.finding.fingerprint.clone();
             seen.insert(fp.clone());
-            let t = self.tracked.entry(fp).or_insert(Tracked {
-                finding: a.finding.clone(),
-                state: State::Pending,
-                active_since_ms: now_ms,
-                last_active_ms: now_ms,
-                keep_firing_for: a.keep_firing_for,
+            let mut from = Some(State::Pending);
+            let t = self.tracked.entry(fp).or_insert_with(|| {
+                from = None;
+                Tracked {
+                    finding: a.finding.clone(),
+                    state: State::Pending,
+                    active_since_ms: now_ms,
+                    last_active_ms: now_ms,
+                    fired_at_ms: None,
+                    keep_firing_for: a.keep_firing_for,
+                }
             });
+            let before = if from.is_none() { None } else { Some(t.state) };
             t.finding = a.finding;
             t.last_active_ms = now_ms;
             t.keep_firing_for = a.keep_firing_for;
-            if now_ms - t.active_since_ms >= a.for_.as_millis() as i64 {
+            if t.state == State::Pending
+                && now_ms - t.active_since_ms
+                    >= i64::try_from(a.for_.as_millis()).unwrap_or(i64::MAX)
+            {
                 t.state = State::Firing;
+                t.fired_at_ms = Some(now_ms);
+            }
+            if before != Some(t.state) {
+                changes.push(Transition {
+                    finding: t.finding.clone(),
+                    from: before,
+                    to: Some(t.state),
+                    at_ms: now_ms,
+                });
             }
         }
         let resolved: Vec<String> = self
@@ -75,14 +158,39 @@ impl Lifecycle {
             .filter(|(fp, t)| {
                 !seen.contains(*fp)
                     && (t.state == State::Pending
-                        || now_ms - t.last_active_ms >= t.keep_firing_for.as_millis() as i64)
+                        || now_ms - t.last_active_ms
+                            >= i64::try_from(t.keep_firing_for.as_millis()).unwrap_or(i64::MAX))
             })
             .map(|(fp, _)| fp.clone())
             .collect();
         for fp in &resolved {
-            self.tracked.remove(fp);
+            if let Some(t) = self.tracked.remove(fp) {
+                changes.push(Transition {
+                    finding: t.finding,
+                    from: Some(t.state),
+                    to: None,
+                    at_ms: now_ms,
+                });
+            }
         }
-        resolved
+        changes
+    }
+
+    /// Every tracked finding, in fingerprint order: what a state store saves.
+    pub fn entries(&self) -> impl Iterator<Item = &Tracked> {
+        self.tracked.values()
+    }
+
+    /// The tracked state of one fingerprint.
+    pub fn get(&self, fingerprint: &str) -> Option<&Tracked> {
+        self.tracked.get(fingerprint)
+    }
+
+    /// A lifecycle resuming from saved entries (e.g. after a restart).
+    pub fn restore(entries: impl IntoIterator<Item = Tracked>) -> Lifecycle {
+        Lifecycle {
+            tracked: entries.into_iter().map(|t| (t.finding.fingerprint.clone(), t)).collect(),
+        }
     }
 
     /// Findings currently in `state`.
@@ -149,5 +257,32 @@ mod tests {
         assert!(l.observe(60_000, vec![]).is_empty());
         assert_eq!(l.in_state(State::Firing).len(), 1);
         assert_eq!(l.observe(300_000, vec![]), vec!["fp".to_string()]);
+    }
+
+    #[test]
+    fn transitions_name_each_change_once() {
+        let mut l = Lifecycle::default();
+        let t = l.observe_transitions(0, vec![active(60, 0)]);
+        assert_eq!((t[0].from, t[0].to), (None, Some(State::Pending)));
+        assert!(l.observe_transitions(30_000, vec![active(60, 0)]).is_empty());
+        let t = l.observe_transitions(60_000, vec![active(60, 0)]);
+        assert_eq!((t[0].from, t[0].to), (Some(State::Pending), Some(State::Firing)));
+        assert!(l.observe_transitions(90_000, vec![active(60, 0)]).is_empty());
+        let t = l.observe_transitions(120_000, vec![]);
+        assert_eq!((t[0].from, t[0].to, t[0].at_ms), (Some(State::Firing), None, 120_000));
+    }
+
+    #[test]
+    fn a_restored_lifecycle_resumes_without_waiting_for_again() {
+        let mut l = Lifecycle::default();
+        l.observe(0, vec![active(120, 0)]);
+        l.observe(120_000, vec![active(120, 0)]);
+        let saved: Vec<Tracked> = l.entries().cloned().collect();
+        let json = serde_json::to_string(&saved).unwrap();
+        let mut r = Lifecycle::restore(serde_json::from_str::<Vec<Tracked>>(&json).unwrap());
+        assert_eq!(r.get("fp").unwrap().active_since_ms, 0);
+        assert!(r.observe_transitions(180_000, vec![active(120, 0)]).is_empty());
+        assert_eq!(r.in_state(State::Firing).len(), 1);
+        assert_eq!(r.get("fp").unwrap().fired_at_ms, Some(120_000));
     }
 }

@@ -352,7 +352,12 @@ fn assemble(
     Snapshot { rounds, clusters }
 }
 
-async fn fetch_raw(
+/// Fetches one target once, without parsing: what one round does per target. The daemon
+/// calls it per target so it can time each scrape.
+///
+/// # Errors
+/// Why nothing usable came back (timeout, connection, HTTP status, body too large, auth).
+pub async fn fetch_raw(
     client: &reqwest::Client,
     target: &Target,
     max_body: u64,

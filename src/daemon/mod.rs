@@ -1,0 +1,770 @@
+//! The sidecar daemon: scrape every interval, evaluate the rules over a rolling window, drive
+//! each finding's lifecycle, persist it, serve it over HTTP, and publish every cycle's outcome
+//! for the notifier.
+//!
+//! ```text
+//!            ┌──────────── one cycle, every scrape.interval ────────────┐
+//! targets ──►│ fetch (concurrent, per-target timeout) → parse → window  │
+//!            │ → features (last round) → rules → lifecycle → state.db   │──► CycleOutcome
+//!            └──────────────────────────────────────────────────────────┘     (subscribe())
+//!                  ▲ SIGHUP, POST /-/reload, file_sd change: reload
+//! ```
+//!
+//! Files: [`window`] (bounded rolling window), [`state`] (SQLite store), [`http`] (axum API),
+//! [`metrics`] (own metrics), [`page`] (HTML landing page). The loop and [`CycleOutcome`]
+//! live here.
+//!
+//! Design choices, and why:
+//! - One task owns all mutable state (config, rules, window, lifecycle); HTTP handlers read a
+//!   [`View`] the loop publishes after each cycle, so a slow client never stalls scraping.
+//! - The lifecycle is only advanced once the window holds two rounds: rates need two points,
+//!   and evaluating a restarted daemon's first lone round would resolve every rate-based
+//!   finding it just restored.
+//! - A reload that fails (bad YAML, a rule file that does not compile, an unknown check id)
+//!   keeps the running config and rules, and sets `opsadvisor_config_last_reload_successful 0`.
+
+pub mod http;
+pub mod metrics;
+pub mod page;
+pub mod state;
+pub mod window;
+
+use crate::analyzers::{self, rules::Rule};
+use crate::config::Config;
+use crate::features::{self, catalog::Catalog};
+use crate::findings::Finding;
+use crate::findings::lifecycle::{Lifecycle, State, Tracked, Transition};
+use crate::pipeline::{self, MAX_WINDOW_MS};
+use crate::sources::{self, TargetKind};
+use crate::{Error, Result};
+use metrics::{SelfMetrics, TargetSample};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Most rounds the window holds, whatever the interval: bounds memory and per-cycle CPU
+/// (rates and slopes read every round). At 15 s this is the whole 10-minute window.
+pub const MAX_WINDOW_ROUNDS: usize = 41;
+
+/// Outcomes a subscriber may fall behind by before the daemon drops one for it (logged).
+const SUBSCRIBER_BUFFER: usize = 64;
+
+/// What one cycle concluded: published after every cycle that evaluated the rules, for the
+/// notifier (see [`Daemon::subscribe`]). Snoozed findings are left out of every list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CycleOutcome {
+    /// Data time of the evaluation, Unix ms.
+    pub now_ms: i64,
+    /// Every finding firing now (not only those that started firing this cycle).
+    pub firing: Vec<Finding>,
+    /// Every finding pending now.
+    pub pending: Vec<Finding>,
+    /// Findings that were firing and resolved in this cycle, as last rendered. (A pending
+    /// finding that clears never fired, so it is not here.)
+    pub resolved: Vec<Finding>,
+}
+
+/// Where the config comes from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// A YAML file, re-read on reload.
+    File(PathBuf),
+    /// A fixed config (the demo simulator's); reload re-validates the rules only.
+    Fixed(Box<Config>),
+}
+
+/// Daemon settings that are flags rather than config (they cannot change on reload).
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// `--web.listen-address`, e.g. `127.0.0.1:9646`.
+    pub listen_address: String,
+    /// `--storage.path`: the directory of `state.db`.
+    pub storage_path: PathBuf,
+    /// The API bearer token (from `--web.bearer-token-file` or `OPSADVISOR_WEB_TOKEN`).
+    pub bearer_token: Option<String>,
+}
+
+/// One tracked finding as the API and the page show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingView {
+    /// The finding's fields.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// `pending` or `firing`.
+    pub state: &'static str,
+    /// When the condition started to hold, Unix ms (data time).
+    pub active_since_ms: i64,
+    /// When it fired, if it did.
+    pub fired_at_ms: Option<i64>,
+    /// Last evaluation in which the condition held.
+    pub last_active_ms: i64,
+    /// Whether a snooze in the config hides it from notifications.
+    pub snoozed: bool,
+}
+
+/// One target as the API and the page show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetView {
+    /// Cluster name.
+    pub cluster: String,
+    /// Node name, null for cluster-wide targets.
+    pub node: Option<String>,
+    /// What it is.
+    pub kind: TargetKind,
+    /// URL without credentials or query string.
+    pub url: String,
+    /// Whether the last scrape succeeded.
+    pub up: bool,
+    /// Why the last scrape failed.
+    pub error: Option<String>,
+    /// When the last scrape ended, Unix ms.
+    pub last_scrape_ms: i64,
+    /// How long it took.
+    pub scrape_duration_seconds: f64,
+}
+
+/// What the HTTP handlers read: published by the loop after each cycle.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// Tracked findings, most urgent first.
+    pub findings: Vec<FindingView>,
+    /// Every target's last scrape.
+    pub targets: Vec<TargetView>,
+    /// Own metrics.
+    pub metrics: SelfMetrics,
+    /// Whether the first cycle finished.
+    pub ready: bool,
+}
+
+type ReloadReply = oneshot::Sender<std::result::Result<(), String>>;
+
+/// State shared between the loop and the HTTP handlers.
+#[derive(Debug)]
+pub struct Shared {
+    view: RwLock<View>,
+    store: Arc<Mutex<state::Store>>,
+    reload_tx: mpsc::Sender<Option<ReloadReply>>,
+    token: Option<String>,
+}
+
+impl Shared {
+    /// The last published view. Do not hold it across an `.await`.
+    fn view(&self) -> RwLockReadGuard<'_, View> {
+        self.view.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn publish(&self, v: View) {
+        *self.view.write().unwrap_or_else(std::sync::PoisonError::into_inner) = v;
+    }
+
+    /// Asks the loop to reload and waits for the verdict.
+    async fn request_reload(&self) -> std::result::Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.reload_tx.send(Some(tx)).await.map_err(|_| "daemon is shutting down".to_string())?;
+        match tokio::time::timeout(Duration::from_secs(60), rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err("daemon is shutting down".into()),
+            Err(_) => Err("timed out waiting for the running cycle".into()),
+        }
+    }
+}
+
+/// A loaded, validated config with its rules.
+struct Loaded {
+    config: Config,
+    rules: Vec<Rule>,
+}
+
+/// The running daemon. Build with [`Daemon::new`], subscribe, then [`Daemon::run`].
+pub struct Daemon {
+    options: DaemonOptions,
+    source: ConfigSource,
+    config: Config,
+    rules: Vec<Rule>,
+    lifecycle: Lifecycle,
+    window: window::Window,
+    client: reqwest::Client,
+    shared: Arc<Shared>,
+    reload_rx: mpsc::Receiver<Option<ReloadReply>>,
+    subscribers: Vec<mpsc::Sender<Arc<CycleOutcome>>>,
+    shutdown_tx: watch::Sender<bool>,
+    metrics: SelfMetrics,
+    sd_stamp: Vec<(PathBuf, Option<SystemTime>)>,
+    ready: bool,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("listen_address", &self.options.listen_address)
+            .field("storage_path", &self.options.storage_path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn load(source: &ConfigSource) -> Result<Loaded> {
+    let (config, file) = match source {
+        ConfigSource::File(path) => (Config::load(path)?, path.display().to_string()),
+        ConfigSource::Fixed(c) => ((**c).clone(), "(built-in config)".to_string()),
+    };
+    let set = pipeline::load_rules(&config, Catalog::builtin());
+    if !set.errors.is_empty() {
+        return Err(Error::Usage(format!(
+            "rules: {}",
+            set.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        )));
+    }
+    let rules = pipeline::customize(&config, set.rules)
+        .map_err(|issues| crate::config::ConfigError { file, issues })?;
+    Ok(Loaded { config, rules })
+}
+
+fn unix_s(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+impl Daemon {
+    /// Loads the config and rules, opens the state store and restores the lifecycle.
+    ///
+    /// # Errors
+    /// An invalid config or rule pack, or a state store that cannot be opened.
+    pub fn new(source: ConfigSource, options: DaemonOptions) -> Result<Daemon> {
+        let Loaded { config, rules } = load(&source)?;
+        let store = state::Store::open(&options.storage_path)?;
+        let saved = store.load()?;
+        if !saved.is_empty() {
+            tracing::info!(findings = saved.len(), "Resuming saved finding states.");
+        }
+        let lifecycle = Lifecycle::restore(saved);
+        if config.clusters.iter().any(|c| c.prometheus.is_some()) {
+            tracing::warn!(
+                "Clusters read through `prometheus:` are not evaluated by the daemon yet; use `advise` for them."
+            );
+        }
+        let client = sources::http_client(config.timeout())?;
+        let (reload_tx, reload_rx) = mpsc::channel(4);
+        let shared = Arc::new(Shared {
+            view: RwLock::new(View::default()),
+            store: Arc::new(Mutex::new(store)),
+            reload_tx,
+            token: options.bearer_token.clone(),
+        });
+        let metrics = SelfMetrics {
+            reload_ok: true,
+            reload_success_s: unix_s(crate::clock::now_ms()),
+            rules: rules.len(),
+            ..SelfMetrics::default()
+        };
+        let mut daemon = Daemon {
+            window: window::Window::new(
+                max_rounds(config.interval()),
+                MAX_WINDOW_MS,
+                window::catalog_selectors(Catalog::builtin()),
+            ),
+            sd_stamp: sd_stamp(&config, &source),
+            options,
+            source,
+            config,
+            rules,
+            lifecycle,
+            client,
+            shared,
+            reload_rx,
+            subscribers: Vec::new(),
+            shutdown_tx: watch::channel(false).0,
+            metrics,
+            ready: false,
+        };
+        daemon.publish(Vec::new());
+        Ok(daemon)
+    }
+
+    /// A channel receiving every [`CycleOutcome`], for the notifier:
+    ///
+    /// ```ignore
+    /// let mut outcomes = daemon.subscribe();
+    /// tokio::spawn(async move {
+    ///     while let Some(o) = outcomes.recv().await {
+    ///         notifier.on_cycle(o.now_ms, &o.firing, &o.resolved)?;
+    ///     }
+    /// });
+    /// ```
+    ///
+    /// The channel closes when the daemon stops. A subscriber more than 64 outcomes behind
+    /// loses outcomes (logged as an error): it must not block the loop.
+    pub fn subscribe(&mut self) -> mpsc::Receiver<Arc<CycleOutcome>> {
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
+        self.subscribers.push(tx);
+        rx
+    }
+
+    /// Flips to `true` when the daemon starts shutting down (SIGTERM, SIGINT): what the
+    /// notifier's delivery loop watches so it flushes and stops with the daemon.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+
+    /// The config in force (e.g. for the notifier's `notifications:` section).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The storage directory (`--storage.path`), where other stores (the outbox) belong.
+    pub fn storage_path(&self) -> &Path {
+        &self.options.storage_path
+    }
+
+    /// Serves HTTP and runs cycles until SIGTERM or SIGINT; then finishes the running cycle,
+    /// flushes the state store and returns. A second signal exits at once (code 143).
+    ///
+    /// # Errors
+    /// The listen address cannot be bound.
+    pub async fn run(mut self) -> Result<()> {
+        let listener =
+            tokio::net::TcpListener::bind(&self.options.listen_address).await.map_err(|e| {
+                Error::Usage(format!("--web.listen-address {}: {e}", self.options.listen_address))
+            })?;
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(address = %addr, storage = %self.options.storage_path.display(), "Listening.");
+        let mut stop = self.shutdown_tx.subscribe();
+        let server = tokio::spawn(
+            axum::serve(listener, http::router(self.shared.clone()))
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .into_future(),
+        );
+        spawn_signal_handler(self.shutdown_tx.clone(), self.shared.reload_tx.clone());
+        self.run_loop().await;
+        let _ = self.shutdown_tx.send(true);
+        if let Ok(store) = self.shared.store.lock() {
+            store.checkpoint();
+        }
+        self.subscribers.clear();
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        tracing::info!("Stopped.");
+        Ok(())
+    }
+
+    async fn run_loop(&mut self) {
+        let mut stop = self.shutdown_tx.subscribe();
+        let mut interval = self.config.interval();
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s) => break,
+                Some(reply) = self.reload_rx.recv() => {
+                    let r = self.reload("request");
+                    if let Some(reply) = reply {
+                        let _ = reply.send(r);
+                    }
+                }
+                _ = ticker.tick() => {
+                    self.cycle().await;
+                }
+            }
+            if self.config.interval() != interval {
+                interval = self.config.interval();
+                ticker = tokio::time::interval(interval);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticker.reset();
+            }
+        }
+        tracing::info!("Shutting down: the last cycle finished and its state is saved.");
+    }
+
+    /// Reloads config and rules; keeps the running ones if the new ones are invalid.
+    fn reload(&mut self, why: &str) -> std::result::Result<(), String> {
+        match load(&self.source) {
+            Ok(Loaded { config, rules }) => {
+                if config.timeout() != self.config.timeout() {
+                    match sources::http_client(config.timeout()) {
+                        Ok(c) => self.client = c,
+                        Err(e) => return Err(self.reload_failed(&e.to_string())),
+                    }
+                }
+                self.window.set_max_rounds(max_rounds(config.interval()));
+                self.sd_stamp = sd_stamp(&config, &self.source);
+                self.metrics.rules = rules.len();
+                self.config = config;
+                self.rules = rules;
+                self.metrics.reload_ok = true;
+                self.metrics.reload_success_s = unix_s(crate::clock::now_ms());
+                tracing::info!(trigger = why, rules = self.rules.len(), "Configuration reloaded.");
+                self.publish_metrics();
+                Ok(())
+            }
+            Err(e) => Err(self.reload_failed(&e.to_string())),
+        }
+    }
+
+    fn reload_failed(&mut self, e: &str) -> String {
+        self.metrics.reload_ok = false;
+        tracing::error!(error = %e, "Reload failed; keeping the running configuration and rules.");
+        self.publish_metrics();
+        e.to_string()
+    }
+
+    /// Re-reads the config when a `file_sd` file (or a globbed directory) changed.
+    fn rediscover(&mut self) {
+        let now = sd_stamp(&self.config, &self.source);
+        if now != self.sd_stamp {
+            self.sd_stamp = now;
+            let _ = self.reload("file_sd");
+        }
+    }
+
+    /// One cycle: scrape every target once, evaluate, advance and persist the lifecycle,
+    /// publish the outcome. Never fails: a target's failure is its own, an evaluation or
+    /// store error is logged and counted.
+    pub async fn cycle(&mut self) -> Option<Arc<CycleOutcome>> {
+        let started = Instant::now();
+        self.rediscover();
+        let targets = sources::targets(&self.config);
+        let max_body = self.config.scrape.max_body_bytes;
+        let client = &self.client;
+        let fetched = futures::future::join_all(targets.iter().map(|t| async move {
+            let t0 = Instant::now();
+            let r = sources::fetch_raw(client, t, max_body).await;
+            (r, t0.elapsed())
+        }))
+        .await;
+        let at_ms = crate::clock::now_ms();
+        let (raws, durations): (Vec<_>, Vec<_>) =
+            fetched.into_iter().map(|(r, d)| (vec![r], d)).unzip();
+        let (snapshot, health) = self.assemble(targets, raws);
+        self.window.push(snapshot, at_ms);
+
+        let mut targets = Vec::with_capacity(health.len());
+        self.metrics.targets.clear();
+        for (h, d) in health.into_iter().zip(durations) {
+            let node = h.node.clone().unwrap_or_default();
+            if !h.up {
+                let reason = metrics::error_reason(h.error.as_deref().unwrap_or(""));
+                *self
+                    .metrics
+                    .scrape_errors
+                    .entry((h.cluster.clone(), node.clone(), reason))
+                    .or_insert(0) += 1;
+            }
+            self.metrics.targets.push(TargetSample {
+                cluster: h.cluster.clone(),
+                node,
+                kind: h.kind,
+                up: h.up,
+                duration_s: d.as_secs_f64(),
+            });
+            targets.push(TargetView {
+                cluster: h.cluster,
+                node: h.node,
+                kind: h.kind,
+                url: h.url,
+                up: h.up,
+                error: h.error,
+                last_scrape_ms: at_ms,
+                scrape_duration_seconds: d.as_secs_f64(),
+            });
+        }
+
+        let outcome = if self.window.snapshot().rounds >= 2 { self.evaluate(at_ms) } else { None };
+        self.metrics.window_rounds = self.window.snapshot().rounds;
+        self.metrics.window_samples = self.window.samples();
+        self.metrics.cycles_total += 1;
+        self.metrics.cycle_duration_s = started.elapsed().as_secs_f64();
+        self.ready = true;
+        self.publish(targets);
+        if let Some(o) = &outcome {
+            self.subscribers.retain(|s| match s.try_send(o.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::error!("A cycle-outcome subscriber is 64 cycles behind; dropping an outcome for it.");
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
+        }
+        outcome
+    }
+
+    /// Parses the round cluster by cluster, dropping each cluster's bodies and unread series
+    /// before the next is parsed: peak memory is one cluster's full parse, not the fleet's.
+    /// Health comes back in target order (targets are grouped by cluster, in config order).
+    fn assemble(
+        &self,
+        targets: Vec<sources::Target>,
+        raws: Vec<Vec<std::result::Result<sources::Raw, String>>>,
+    ) -> (crate::snapshot::Snapshot, Vec<sources::TargetHealth>) {
+        let mut snapshot = crate::snapshot::Snapshot { rounds: 1, clusters: Vec::new() };
+        let mut health = Vec::with_capacity(targets.len());
+        let mut pending = targets.into_iter().zip(raws).peekable();
+        for c in self.config.clusters.iter().filter(|c| c.prometheus.is_none()) {
+            let mut rounds = sources::Rounds::default();
+            while let Some((t, _)) = pending.peek()
+                && t.cluster == c.name
+            {
+                if let Some((t, r)) = pending.next() {
+                    rounds.targets.push(t);
+                    rounds.raws.push(r);
+                }
+            }
+            let one = Config {
+                scrape: self.config.scrape.clone(),
+                clusters: vec![c.clone()],
+                ..Config::default()
+            };
+            let (mut part, h) = sources::assemble_rounds(&one, &rounds);
+            drop(rounds);
+            self.window.filter_round(&mut part);
+            snapshot.clusters.append(&mut part.clusters);
+            health.extend(h);
+        }
+        (snapshot, health)
+    }
+
+    /// Features of the newest round, rules, lifecycle, store. CPU-bound: runs on this worker
+    /// thread with `block_in_place` so the runtime moves other tasks (HTTP) elsewhere.
+    fn evaluate(&mut self, at_ms: i64) -> Option<Arc<CycleOutcome>> {
+        let t0 = Instant::now();
+        let last = self.window.snapshot().rounds - 1;
+        let work = || -> Result<(Option<i64>, Vec<crate::findings::lifecycle::Active>)> {
+            let frames = features::extract_round(
+                self.window.snapshot(),
+                Catalog::builtin(),
+                last,
+                MAX_WINDOW_MS,
+            )?;
+            Ok(analyzers::evaluate_round(&frames, &self.rules)?)
+        };
+        let evaluated = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+            _ => work(),
+        };
+        let (data_ms, active) = match evaluated {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(error = %e, "Evaluation failed; the lifecycle is unchanged this cycle.");
+                return None;
+            }
+        };
+        let now_ms = data_ms.unwrap_or(at_ms);
+        let config = &self.config;
+        let active = active
+            .into_iter()
+            .filter(|a| {
+                !config.clusters.iter().any(|c| {
+                    c.name == a.finding.cluster && c.disabled_checks.contains(&a.finding.id)
+                })
+            })
+            .collect();
+        let transitions = self.lifecycle.observe_transitions(now_ms, active);
+        self.metrics.evaluation_duration_s = t0.elapsed().as_secs_f64();
+        self.metrics.last_evaluation_s = unix_s(crate::clock::now_ms());
+        for t in &transitions {
+            log_transition(t);
+        }
+        self.save(&transitions);
+        let wall = crate::clock::now_ms();
+        let shown = |f: &Finding| !snoozed(&self.config, &f.fingerprint, wall);
+        Some(Arc::new(CycleOutcome {
+            now_ms,
+            firing: self
+                .lifecycle
+                .in_state(State::Firing)
+                .into_iter()
+                .filter(|f| shown(f))
+                .collect(),
+            pending: self
+                .lifecycle
+                .in_state(State::Pending)
+                .into_iter()
+                .filter(|f| shown(f))
+                .collect(),
+            resolved: transitions
+                .iter()
+                .filter(|t| t.to.is_none() && t.from == Some(State::Firing) && shown(&t.finding))
+                .map(|t| t.finding.clone())
+                .collect(),
+        }))
+    }
+
+    fn save(&mut self, transitions: &[Transition]) {
+        let result = match self.shared.store.lock() {
+            Ok(mut store) => store.save_cycle(self.lifecycle.entries(), transitions),
+            Err(_) => Err(state::StoreError {
+                path: self.options.storage_path.display().to_string(),
+                message: "lock poisoned".into(),
+            }),
+        };
+        if let Err(e) = result {
+            self.metrics.store_errors_total += 1;
+            tracing::error!(error = %e, "Saving the finding states failed; retrying next cycle.");
+        }
+    }
+
+    fn publish_metrics(&self) {
+        let mut v = self.shared.view().clone();
+        v.metrics = self.metrics.clone();
+        self.shared.publish(v);
+    }
+
+    fn publish(&mut self, targets: Vec<TargetView>) {
+        let wall = crate::clock::now_ms();
+        let mut findings: Vec<FindingView> = self
+            .lifecycle
+            .entries()
+            .map(|t: &Tracked| FindingView {
+                finding: t.finding.clone(),
+                state: t.state.as_str(),
+                active_since_ms: t.active_since_ms,
+                fired_at_ms: t.fired_at_ms,
+                last_active_ms: t.last_active_ms,
+                snoozed: snoozed(&self.config, &t.finding.fingerprint, wall),
+            })
+            .collect();
+        findings.sort_by(|a, b| {
+            (
+                std::cmp::Reverse(a.state),
+                std::cmp::Reverse(a.finding.severity),
+                &a.finding.cluster,
+                &a.finding.id,
+                &a.finding.node,
+            )
+                .cmp(&(
+                    std::cmp::Reverse(b.state),
+                    std::cmp::Reverse(b.finding.severity),
+                    &b.finding.cluster,
+                    &b.finding.id,
+                    &b.finding.node,
+                ))
+        });
+        self.metrics.findings.clear();
+        for f in &findings {
+            *self
+                .metrics
+                .findings
+                .entry((f.state, f.finding.severity.as_str(), f.finding.system.as_str()))
+                .or_insert(0) += 1;
+        }
+        let targets = if targets.is_empty() && !self.ready {
+            Vec::new()
+        } else if targets.is_empty() {
+            self.shared.view().targets.clone()
+        } else {
+            targets
+        };
+        self.shared.publish(View {
+            findings,
+            targets,
+            metrics: self.metrics.clone(),
+            ready: self.ready,
+        });
+    }
+}
+
+fn log_transition(t: &Transition) {
+    let name = |s: Option<State>| s.map_or("inactive", State::as_str);
+    tracing::info!(
+        finding = %t.finding.fingerprint,
+        check = %t.finding.id,
+        cluster = %t.finding.cluster,
+        node = t.finding.node.as_deref().unwrap_or(""),
+        from = name(t.from),
+        to = name(t.to),
+        "Finding changed state."
+    );
+}
+
+fn snoozed(config: &Config, fingerprint: &str, now_ms: i64) -> bool {
+    config.checks.snoozed.iter().any(|s| {
+        s.fingerprint.eq_ignore_ascii_case(fingerprint)
+            && crate::config::parse_utc_timestamp(&s.until).is_ok_and(|until| until > now_ms)
+    })
+}
+
+fn max_rounds(interval: Duration) -> usize {
+    let per_window = MAX_WINDOW_MS as u128 / interval.as_millis().max(1);
+    usize::try_from(per_window + 1).unwrap_or(MAX_WINDOW_ROUNDS).clamp(2, MAX_WINDOW_ROUNDS)
+}
+
+/// Modification times of every `file_sd` file (and the directory of a glob, which changes
+/// when files come or go): a change means the targets changed.
+fn sd_stamp(config: &Config, source: &ConfigSource) -> Vec<(PathBuf, Option<SystemTime>)> {
+    let ConfigSource::File(path) = source else { return Vec::new() };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut out = Vec::new();
+    for pattern in config.clusters.iter().flat_map(|c| &c.file_sd) {
+        let full = base.join(pattern);
+        let name = full.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        match name.split_once('*') {
+            None => out.push((full.clone(), mtime(&full))),
+            Some((prefix, suffix)) => {
+                let dir = full.parent().unwrap_or(Path::new(".")).to_path_buf();
+                out.push((dir.clone(), mtime(&dir)));
+                if let Ok(entries) = std::fs::read_dir(&dir) {
+                    let mut files: Vec<PathBuf> = entries
+                        .filter_map(std::result::Result::ok)
+                        .map(|e| e.path())
+                        .filter(|p| {
+                            p.file_name()
+                                .and_then(|n| n.to_str())
+                                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix))
+                        })
+                        .collect();
+                    files.sort();
+                    out.extend(files.into_iter().map(|f| {
+                        let m = mtime(&f);
+                        (f, m)
+                    }));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// SIGTERM/SIGINT: start the drain (a second one exits at once); SIGHUP: reload.
+fn spawn_signal_handler(shutdown: watch::Sender<bool>, reload: mpsc::Sender<Option<ReloadReply>>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::error!("Cannot install signal handlers.");
+            return;
+        };
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = hup.recv() => {
+                    let _ = reload.try_send(None);
+                    continue;
+                }
+            }
+            if stopping {
+                tracing::warn!("Second signal: exiting without finishing the cycle.");
+                #[allow(clippy::disallowed_methods)] // the operator asked twice: stop now
+                std::process::exit(143);
+            }
+            stopping = true;
+            tracing::info!("Signal received: finishing the running cycle, then stopping.");
+            let _ = shutdown.send(true);
+        }
+    });
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = reload;
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = shutdown.send(true);
+        }
+    });
+}
