@@ -509,21 +509,37 @@ async fn daemon(args: DaemonArgs) -> Result<u8> {
             (ConfigSource::Fixed(Box::new(demo_config(&server))), Some(server))
         }
     };
-    let daemon = Daemon::new(source, options).map_err(|e| match e {
+    let mut daemon = Daemon::new(source, options).map_err(|e| match e {
         e @ (Error::Config(_) | Error::ConfigIssues(_) | Error::Usage(_)) => {
             Error::DaemonConfig(Box::new(e))
         }
         e => e,
     })?;
-    // Notifications plug in here (src/sinks/notify): open the outbox beside the state,
-    //   let notifier = Notifier::open(daemon.storage_path(), &daemon.config().notifications)?;
-    // feed it every cycle,
-    //   let mut outcomes = daemon.subscribe();
-    //   tokio::spawn(async move { while let Some(o) = outcomes.recv().await { notifier.on_cycle(o.now_ms, &o.firing, &o.resolved) } });
-    // and run its delivery loop until the daemon drains:
-    //   let delivery = tokio::spawn(notifier.run(daemon.shutdown_signal()));
-    // then, after `daemon.run()` returns, await `delivery` (with a deadline) before exiting.
+    // Notifications: the outbox lives beside the state; it is fed every cycle's outcome and
+    // delivers until the daemon drains, so a SIGTERM loses nothing already decided.
+    let notifier =
+        crate::sinks::notify::Notifier::open(daemon.storage_path(), &daemon.config().notifications)
+            .map_err(|e| Error::DaemonConfig(Box::new(Error::Usage(e.to_string()))))?;
+    let notifier = std::sync::Arc::new(notifier);
+    let metrics_source = std::sync::Arc::clone(&notifier);
+    daemon.add_metrics(move || metrics_source.metrics_text().unwrap_or_default());
+    let mut outcomes = daemon.subscribe();
+    let feeder = std::sync::Arc::clone(&notifier);
+    tokio::spawn(async move {
+        while let Some(o) = outcomes.recv().await {
+            if let Err(e) = feeder.on_cycle(o.now_ms, &o.firing, &o.resolved) {
+                tracing::error!(error = %e, "Could not record this cycle's notifications.");
+            }
+        }
+    });
+    let shutdown = daemon.shutdown_signal();
+    let deliverer = std::sync::Arc::clone(&notifier);
+    let delivery = tokio::spawn(async move { deliverer.run(shutdown).await });
     daemon.run().await?;
+    // Give in-flight deliveries a moment; what is left stays in the outbox for next start.
+    if tokio::time::timeout(std::time::Duration::from_secs(10), delivery).await.is_err() {
+        tracing::warn!("Notifications still in flight at exit stay queued for the next start.");
+    }
     Ok(0)
 }
 

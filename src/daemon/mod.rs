@@ -144,6 +144,7 @@ type ReloadReply = oneshot::Sender<std::result::Result<(), String>>;
 #[derive(Debug)]
 pub struct Shared {
     view: RwLock<View>,
+    extra_metrics: RwLock<Vec<ExtraMetrics>>,
     store: Arc<Mutex<state::Store>>,
     reload_tx: mpsc::Sender<Option<ReloadReply>>,
     token: Option<String>,
@@ -168,6 +169,28 @@ impl Shared {
             Ok(Err(_)) => Err("daemon is shutting down".into()),
             Err(_) => Err("timed out waiting for the running cycle".into()),
         }
+    }
+}
+
+/// Another component's own metrics (e.g. the notifier's outbox), rendered into `/metrics`.
+pub struct ExtraMetrics(Box<dyn Fn() -> String + Send + Sync>);
+
+impl std::fmt::Debug for ExtraMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExtraMetrics")
+    }
+}
+
+impl Shared {
+    /// `/metrics`: the daemon's own metrics, then every registered component's.
+    fn render_metrics(&self) -> String {
+        let mut out = self.view().metrics.render();
+        for extra in
+            self.extra_metrics.read().unwrap_or_else(std::sync::PoisonError::into_inner).iter()
+        {
+            out.push_str(&(extra.0)());
+        }
+        out
     }
 }
 
@@ -247,6 +270,7 @@ impl Daemon {
         let (reload_tx, reload_rx) = mpsc::channel(4);
         let shared = Arc::new(Shared {
             view: RwLock::new(View::default()),
+            extra_metrics: RwLock::new(Vec::new()),
             store: Arc::new(Mutex::new(store)),
             reload_tx,
             token: options.bearer_token.clone(),
@@ -298,6 +322,16 @@ impl Daemon {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
         self.subscribers.push(tx);
         rx
+    }
+
+    /// Adds a component's metrics (an exposition fragment with its own `# HELP`/`# TYPE`) to
+    /// `/metrics`.
+    pub fn add_metrics(&self, render: impl Fn() -> String + Send + Sync + 'static) {
+        self.shared
+            .extra_metrics
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(ExtraMetrics(Box::new(render)));
     }
 
     /// Flips to `true` when the daemon starts shutting down (SIGTERM, SIGINT): what the
