@@ -124,6 +124,9 @@ pub struct TrainArgs {
     /// Override the minimum rows per leaf.
     #[arg(long)]
     pub min_samples_leaf: Option<usize>,
+    /// Also print timings and held-out scores as one JSON object on stdout (for the bench).
+    #[arg(long)]
+    pub report_json: bool,
 }
 
 /// `eval` options.
@@ -889,6 +892,10 @@ fn train(args: &TrainArgs) -> Result<u8> {
     use crate::classify::{card, io};
     let (d, hash) = io::read_dir(&args.dataset, args.system)?;
     let started = std::time::Instant::now();
+    let overridden = args.trees.is_some()
+        || args.max_features.is_some()
+        || args.max_depth.is_some()
+        || args.min_samples_leaf.is_some();
     let mut params = crate::classify::model::Params::default_for(args.algo, d.features.len());
     params.trees = args.trees.unwrap_or(params.trees).max(1);
     params.tree.max_features = args.max_features.or(params.tree.max_features);
@@ -899,6 +906,7 @@ fn train(args: &TrainArgs) -> Result<u8> {
         args.system,
         args.algo,
         params,
+        (!overridden).then(|| card::candidates(args.algo, d.features.len())),
         &hash,
         Catalog::builtin(),
         &progress_line("trees"),
@@ -925,6 +933,28 @@ fn train(args: &TrainArgs) -> Result<u8> {
             e.compound_model,
             e.compound_rules,
             e.compound_rows
+        );
+    }
+    if args.report_json {
+        // Prediction throughput over the held-out rows, repeated to at least 1 M rows.
+        let held = d.select(|i| d.split[i] != "train");
+        let cols = card::model_columns(&model, &held);
+        let started = std::time::Instant::now();
+        let mut rows = 0usize;
+        while rows < 1_000_000 && !held.is_empty() {
+            rows += model.predict(&cols).len();
+        }
+        let predict_s = started.elapsed().as_secs_f64();
+        let splits: serde_json::Map<String, serde_json::Value> =
+            evals.iter().map(|e| (e.split.clone(), serde_json::json!(e.model.macro_f1))).collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "system": args.system.as_str(), "algo": args.algo.as_str(),
+                "train_rows": d.split("train").len(), "fit_seconds": fit_s,
+                "predict_rows": rows, "predict_seconds": predict_s,
+                "rows_per_second": rows as f64 / predict_s.max(1e-9), "macro_f1": splits,
+            })
         );
     }
     eprintln!(

@@ -123,6 +123,8 @@ fn classify_frame(frame: &FeatureFrame, model: &Model, book: &ClassBook) -> Vec<
     // Per (cluster, label): the best row for cluster-wide classes.
     let mut cluster_best: BTreeMap<(String, String), (f64, Finding)> = BTreeMap::new();
     let mut out = Vec::new();
+    // Row `i` reads column `f` as `cols[f][i]`: the frame is column-major.
+    #[allow(clippy::needless_range_loop)]
     for i in 0..frame.height() {
         let row = |f: usize| cols[f][i];
         let p = model.predict_proba(&row);

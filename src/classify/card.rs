@@ -15,6 +15,7 @@ use super::dataset::{Dataset, SPLITS};
 use super::metrics::{self, Report};
 use super::model::{Algo, Model, Params, TrainSet};
 use super::schema::FeatureSchema;
+use super::tree::TreeParams;
 use crate::System;
 use crate::analyzers::rules::RuleSet;
 use crate::features::catalog::Catalog;
@@ -41,7 +42,8 @@ pub struct SplitEval {
     pub compound_rules: f64,
 }
 
-/// Trains `algo` on the `train` split of `d`.
+/// Trains `algo` on the `train` split of `d`, with `params`, or with the best of
+/// `candidates` by validation on the training seeds (see [`candidates`]).
 ///
 /// # Errors
 /// The dataset has features the catalogue does not define, or no usable rows.
@@ -50,6 +52,7 @@ pub fn train(
     system: System,
     algo: Algo,
     params: Params,
+    candidates: Option<Vec<Params>>,
     data_hash: &str,
     catalog: &Catalog,
     progress: &(dyn Fn(usize, usize) + Sync),
@@ -69,9 +72,15 @@ pub fn train(
         )));
     }
     let classes: Vec<String> = train.class_counts().into_keys().collect();
-    let y: Vec<u16> =
-        train.labels.iter().map(|l| classes.binary_search(l).unwrap_or(0) as u16).collect();
-    Model::fit(
+    let y_of = |d: &Dataset| -> Vec<u16> {
+        d.labels.iter().map(|l| classes.binary_search(l).unwrap_or(0) as u16).collect()
+    };
+    let (params, selection) = match candidates {
+        Some(candidates) => select(&train, &classes, &y_of, system, algo, &schema, candidates)?,
+        None => (params, Vec::new()),
+    };
+    let y = y_of(&train);
+    let mut model = Model::fit(
         system,
         algo,
         schema,
@@ -79,11 +88,80 @@ pub fn train(
         params,
         data_hash.to_owned(),
         progress,
-    )
+    )?;
+    model.selection = selection;
+    Ok(model)
+}
+
+/// The hyperparameters to try for `algo` with `p` features: tree depth for a tree, features
+/// per split for a forest.
+pub fn candidates(algo: Algo, p: usize) -> Vec<Params> {
+    let base = Params::default_for(algo, p);
+    match algo {
+        Algo::Tree => [6, 10, 16]
+            .into_iter()
+            .map(|d| Params { tree: TreeParams { max_depth: d, ..base.tree }, ..base })
+            .collect(),
+        Algo::Forest => {
+            let sqrt = ((p as f64).sqrt().round() as usize).max(1);
+            let mut ks = vec![sqrt, (p / 3).max(1), (p / 2).max(1)];
+            ks.dedup();
+            ks.into_iter()
+                .map(|k| Params { tree: TreeParams { max_features: Some(k), ..base.tree }, ..base })
+                .collect()
+        }
+    }
+}
+
+/// Picks the candidate with the best macro-F1 when trained on the first training seed and
+/// scored on the others: validation by seed, so the held-out splits are never looked at.
+fn select(
+    train: &Dataset,
+    classes: &[String],
+    y_of: &dyn Fn(&Dataset) -> Vec<u16>,
+    system: System,
+    algo: Algo,
+    schema: &FeatureSchema,
+    candidates: Vec<Params>,
+) -> Result<(Params, Vec<(String, f64)>), ClassifyError> {
+    let first = train.seed.iter().copied().min().unwrap_or(0);
+    let fit_part = train.select(|i| train.seed[i] == first);
+    let val_part = train.select(|i| train.seed[i] != first);
+    let Some(mut best) = candidates.first().copied() else {
+        return Err(ClassifyError::Data("no hyperparameter candidates".into()));
+    };
+    if val_part.is_empty() || candidates.len() == 1 {
+        return Ok((best, Vec::new()));
+    }
+    let y = y_of(&fit_part);
+    let mut best_f1 = f64::NEG_INFINITY;
+    let mut scores = Vec::new();
+    for c in candidates {
+        let m = Model::fit(
+            system,
+            algo,
+            schema.clone(),
+            &TrainSet { columns: &fit_part.columns, y: &y, classes },
+            c,
+            String::new(),
+            &|_, _| {},
+        )?;
+        let f1 = metrics::evaluate(&val_part.labels, &predict_labels(&m, &val_part)).macro_f1;
+        let what = match algo {
+            Algo::Tree => format!("max_depth {}", c.tree.max_depth),
+            Algo::Forest => format!("max_features {}", c.tree.max_features.unwrap_or(0)),
+        };
+        scores.push((what, f1));
+        if f1 > best_f1 {
+            best_f1 = f1;
+            best = c;
+        }
+    }
+    Ok((best, scores))
 }
 
 /// The model's columns for `d`: its schema's features, in order (NaN where `d` lacks one).
-fn columns_for(model: &Model, d: &Dataset) -> Vec<Vec<f64>> {
+pub fn model_columns(model: &Model, d: &Dataset) -> Vec<Vec<f64>> {
     model
         .schema
         .features
@@ -97,7 +175,7 @@ fn columns_for(model: &Model, d: &Dataset) -> Vec<Vec<f64>> {
 
 /// Predicted labels of every row of `d`.
 pub fn predict_labels(model: &Model, d: &Dataset) -> Vec<String> {
-    let cols = columns_for(model, d);
+    let cols = model_columns(model, d);
     model.predict(&cols).into_iter().map(|c| model.classes[c].clone()).collect()
 }
 
@@ -183,6 +261,18 @@ pub fn render(
         model.params.bootstrap,
         model.params.seed
     );
+    if !model.selection.is_empty() {
+        let _ = writeln!(
+            s,
+            "- chosen by validation on the training seeds (fit on the first seed, macro-F1 on the others): {}",
+            model
+                .selection
+                .iter()
+                .map(|(w, f)| format!("{w}: {f:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let _ = writeln!(s, "- training data hash (FNV-1a of dataset.parquet): `{}`", model.data_hash);
     let _ = writeln!(
         s,

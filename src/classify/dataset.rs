@@ -302,6 +302,9 @@ impl Dataset {
     }
 }
 
+/// A scenario to run: its system, split and seed.
+type Job = (System, &'static str, u64, Scenario);
+
 /// One simulated cluster with its faults.
 #[derive(Debug, Clone)]
 struct Scenario {
@@ -541,7 +544,7 @@ pub fn generate(
             spec.hours
         )));
     }
-    let mut jobs = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
     for &system in &spec.systems {
         for (split, seed, profile) in spec.runs() {
             for s in scenarios(system, seed, &profile, spec.compound) {
@@ -556,7 +559,7 @@ pub fn generate(
     let total = jobs.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 2);
-    let chunks: Vec<Vec<(usize, &(System, &str, u64, Scenario))>> = (0..threads)
+    let chunks: Vec<Vec<(usize, &Job)>> = (0..threads)
         .map(|k| jobs.iter().enumerate().filter(|(i, _)| i % threads == k).collect())
         .collect();
     let results: Vec<Result<Vec<(usize, Dataset)>, ClassifyError>> = std::thread::scope(|scope| {

@@ -93,6 +93,9 @@ pub struct Model {
     pub params: Params,
     /// The trees.
     pub trees: Vec<Tree>,
+    /// Validation macro-F1 of each hyperparameter candidate tried (empty when none were).
+    #[serde(default)]
+    pub selection: Vec<(String, f64)>,
 }
 
 /// Training rows: feature columns (NaN = missing) and a class index per row.
@@ -173,6 +176,7 @@ impl Model {
             data_hash,
             params,
             trees: trees.into_iter().map(|(_, t)| t).collect(),
+            selection: Vec::new(),
         })
     }
 
