@@ -60,8 +60,8 @@ fn explain(model: &Model, row: &dyn Fn(usize) -> f64, class: usize) -> (String, 
             let words: Vec<String> = path
                 .iter()
                 .map(|(f, v, op, th)| {
-                    if *op == "missing" {
-                        format!("{f} missing")
+                    if *op == "missing" || *op == "present" {
+                        format!("{f} {op}")
                     } else {
                         format!("{f} {} {op} {}", fmt_num(*v), fmt_num(*th))
                     }

@@ -230,6 +230,8 @@ impl Model {
             let x = row(f);
             let (op, th) = if x.is_nan() {
                 ("missing", f64::NAN)
+            } else if t.threshold[node] == f64::MIN && next == t.right[node] as usize {
+                ("present", f64::NAN)
             } else if next == t.left[node] as usize {
                 ("<=", t.threshold[node])
             } else {

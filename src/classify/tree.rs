@@ -59,9 +59,10 @@ impl Bins {
         (1 + self.edges[f].partition_point(|&e| x > e)) as u8
     }
 
-    /// The threshold of split "bin <= b" of feature `f`.
+    /// The threshold of split "bin <= b" of feature `f`. The missing-versus-present split
+    /// uses `f64::MIN` (JSON has no infinity): only a missing value is `<=` it in practice.
     fn threshold(&self, f: usize, b: usize) -> f64 {
-        if b == 0 { f64::NEG_INFINITY } else { self.edges[f][b - 1] }
+        if b == 0 { f64::MIN } else { self.edges[f][b - 1] }
     }
 
     /// Bins every value: feature-major, `out[f * n + i]`.
@@ -356,7 +357,7 @@ mod tests {
         let x: Vec<f64> = (0..100).map(|i| if i % 4 == 0 { f64::NAN } else { i as f64 }).collect();
         let y: Vec<u16> = x.iter().map(|v| u16::from(v.is_nan())).collect();
         let t = fit(&[x], &y, 2, FULL);
-        assert_eq!(t.threshold[0], f64::NEG_INFINITY);
+        assert_eq!(t.threshold[0], f64::MIN);
         assert_eq!(t.node_value(t.leaf(&|_| f64::NAN))[1], 10_000);
         assert_eq!(t.node_value(t.leaf(&|_| 5.0))[0], 10_000);
     }
