@@ -905,8 +905,11 @@ fn train(args: &TrainArgs) -> Result<u8> {
         &d,
         args.system,
         args.algo,
-        params,
-        (!overridden).then(|| card::candidates(args.algo, d.features.len())),
+        if overridden {
+            card::Hyper::Fixed(params)
+        } else {
+            card::Hyper::Select(card::candidates(args.algo, d.features.len()))
+        },
         &hash,
         Catalog::builtin(),
         &progress_line("trees"),
@@ -943,8 +946,7 @@ fn train(args: &TrainArgs) -> Result<u8> {
             &d,
             args.system,
             args.algo,
-            model.params,
-            None,
+            card::Hyper::Fixed(model.params),
             &hash,
             Catalog::builtin(),
             &|_, _| {},

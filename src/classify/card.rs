@@ -42,8 +42,17 @@ pub struct SplitEval {
     pub compound_rules: f64,
 }
 
-/// Trains `algo` on the `train` split of `d`, with `params`, or with the best of
-/// `candidates` by validation on the training seeds (see [`candidates`]).
+/// Hyperparameters for [`train`].
+#[derive(Debug, Clone)]
+pub enum Hyper {
+    /// Exactly these.
+    Fixed(Params),
+    /// The best of these by validation on the training seeds.
+    Select(Vec<Params>),
+}
+
+/// Trains `algo` on the `train` split of `d`, with fixed hyperparameters or the best of
+/// several by validation on the training seeds (see [`candidates`]).
 ///
 /// # Errors
 /// The dataset has features the catalogue does not define, or no usable rows.
@@ -51,8 +60,7 @@ pub fn train(
     d: &Dataset,
     system: System,
     algo: Algo,
-    params: Params,
-    candidates: Option<Vec<Params>>,
+    hyper: Hyper,
     data_hash: &str,
     catalog: &Catalog,
     progress: &(dyn Fn(usize, usize) + Sync),
@@ -75,9 +83,11 @@ pub fn train(
     let y_of = |d: &Dataset| -> Vec<u16> {
         d.labels.iter().map(|l| classes.binary_search(l).unwrap_or(0) as u16).collect()
     };
-    let (params, selection) = match candidates {
-        Some(candidates) => select(&train, &classes, &y_of, system, algo, &schema, candidates)?,
-        None => (params, Vec::new()),
+    let (params, selection) = match hyper {
+        Hyper::Select(candidates) => {
+            select(&train, &classes, &y_of, system, algo, &schema, candidates)?
+        }
+        Hyper::Fixed(params) => (params, Vec::new()),
     };
     let y = y_of(&train);
     let mut model = Model::fit(
