@@ -85,7 +85,7 @@ pub async fn advise_recorded_with(
             Ok(frames)
         })
     });
-    let (rounds, (history, prom_health)) = futures::join!(
+    let (rounds, prometheus) = futures::join!(
         sources::fetch_rounds(config, &client),
         sources::collect_prometheus(config, &client, Catalog::builtin(), crate::clock::now_ms()),
     );
@@ -95,7 +95,7 @@ pub async fn advise_recorded_with(
             .map_err(|e| Error::Internal(format!("recorded history task failed: {e}")))??,
         None => Vec::new(),
     };
-    report(config, rules, customized, &rounds, history, prom_health, recorded, classifiers).await
+    report(config, rules, customized, &rounds, prometheus, recorded, classifiers).await
 }
 
 /// Advises from a support bundle's recorded fetches instead of live targets: the same
@@ -109,8 +109,16 @@ pub async fn advise_rounds(
     rounds: &sources::Rounds,
 ) -> Result<Report> {
     let customized = customize(config, rules.rules.clone()).map_err(Error::ConfigIssues)?;
-    report(config, rules, customized, rounds, Vec::new(), Vec::new(), Vec::new(), store::shipped())
-        .await
+    report(
+        config,
+        rules,
+        customized,
+        rounds,
+        (Vec::new(), Vec::new()),
+        Vec::new(),
+        store::shipped(),
+    )
+    .await
 }
 
 async fn report(
@@ -118,8 +126,7 @@ async fn report(
     rules: &RuleSet,
     customized: Vec<Rule>,
     rounds: &sources::Rounds,
-    history: Vec<Snapshot>,
-    prom_health: Vec<sources::TargetHealth>,
+    (history, prom_health): (Vec<Snapshot>, Vec<sources::TargetHealth>),
     recorded: Vec<features::RoundFrames>,
     classifiers: &Classifiers,
 ) -> Result<Report> {
