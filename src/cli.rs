@@ -3,6 +3,8 @@
 //! Thin by design: parse arguments, call the library, print, map errors to exit codes.
 
 use crate::analyzers::rules::{self, RuleSet};
+use crate::classify::model::Algo;
+use crate::classify::store::Classifiers;
 use crate::config::{ClusterConfig, Config, ScrapeConfig, TargetConfig};
 use crate::features::catalog::Catalog;
 use crate::findings::Severity;
@@ -67,6 +69,10 @@ pub enum Command {
     List(ListCommand),
     /// Forecast a `timestamp,value` CSV from rolling origins (what the backtest calls).
     Forecast(ForecastArgs),
+    /// Train a classifier on a dataset from `simulate --dataset`; writes the model and MODEL.md.
+    Train(TrainArgs),
+    /// Recompute a model card's numbers from the model and the dataset (prints MODEL.md).
+    Eval(EvalArgs),
 }
 
 /// `forecast` options: rolling-origin forecasts of one CSV series, printed as CSV
@@ -89,6 +95,49 @@ pub struct ForecastArgs {
     /// Time between two origins.
     #[arg(long, default_value = "12h")]
     pub every: String,
+}
+
+/// `train` options.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// The system to train for.
+    #[arg(long)]
+    pub system: crate::System,
+    /// Dataset directory written by `simulate --dataset`.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Learner.
+    #[arg(long, value_enum, default_value = "forest")]
+    pub algo: crate::classify::model::Algo,
+    /// Models directory: writes `<out>/<system>/<algo>/{model.json,MODEL.md}`.
+    #[arg(long, default_value = "models")]
+    pub out: PathBuf,
+    /// Override the number of trees (forest).
+    #[arg(long)]
+    pub trees: Option<usize>,
+    /// Override the features tried per split (default: all for a tree, √p for a forest).
+    #[arg(long)]
+    pub max_features: Option<usize>,
+    /// Override the maximum depth.
+    #[arg(long)]
+    pub max_depth: Option<usize>,
+    /// Override the minimum rows per leaf.
+    #[arg(long)]
+    pub min_samples_leaf: Option<usize>,
+    /// Also print timings and held-out scores as one JSON object on stdout (for the bench).
+    #[arg(long)]
+    pub report_json: bool,
+}
+
+/// `eval` options.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// A model directory (holding `model.json`) or file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Dataset directory written by `simulate --dataset`.
+    #[arg(long)]
+    pub dataset: PathBuf,
 }
 
 /// `list` subcommands.
@@ -143,6 +192,23 @@ pub struct AdviseArgs {
     /// Exit 1 when a finding at or above this severity fires.
     #[arg(long, default_value = "critical")]
     pub fail_on: Severity,
+    /// Classifiers: `forest` (default) or `tree` models, or `off` for rules alone.
+    #[arg(long, value_enum, default_value = "forest")]
+    pub classifier: ClassifierChoice,
+    /// Read models from `DIR/<system>/<classifier>/model.json` instead of the shipped ones.
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+}
+
+/// Which classifiers `advise` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClassifierChoice {
+    /// Random forests.
+    Forest,
+    /// Single decision trees (explained by their decision path).
+    Tree,
+    /// None: rules alone.
+    Off,
 }
 
 /// `daemon` options. Flag names follow the Prometheus exporters' (`--web.*`, `--storage.*`).
@@ -208,6 +274,19 @@ pub struct SimulateArgs {
     /// Write an opsadvisor config for the served endpoints to this file.
     #[arg(long)]
     pub write_config: Option<PathBuf>,
+    /// Instead of serving, write a labelled dataset into this directory (in-process,
+    /// fast-forwarded; see datasets/README.md).
+    #[arg(long)]
+    pub dataset: Option<PathBuf>,
+    /// Dataset: simulated hours per scenario.
+    #[arg(long, default_value_t = 2.0)]
+    pub hours: f64,
+    /// Dataset: training hardware profiles (presets); default small, medium, large.
+    #[arg(long = "profile")]
+    pub profiles: Vec<String>,
+    /// Dataset: systems to generate; default all.
+    #[arg(long = "system")]
+    pub systems: Vec<crate::System>,
 }
 
 /// `check` subcommands.
@@ -243,7 +322,10 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Advise(args) => advise(args).await,
         Command::Daemon(args) => daemon(args).await,
+        Command::Simulate(args) if args.dataset.is_some() => dataset(&args),
         Command::Simulate(args) => simulate(args).await,
+        Command::Train(args) => train(&args),
+        Command::Eval(args) => eval(&args),
         Command::Capture(args) => capture(args).await,
         Command::Check(CheckCommand::Metrics { source, openmetrics }) => {
             check_metrics(&source, openmetrics).await
@@ -579,17 +661,20 @@ async fn advise(args: AdviseArgs) -> Result<u8> {
         }
     };
     let rules = pipeline::load_rules(&config, Catalog::builtin());
-    let report =
-        pipeline::advise_recorded(&config, &rules, recorded).await.map_err(|e| {
-            match (e, &args.config) {
-                (Error::ConfigIssues(issues), Some(path)) => {
-                    Error::Config(crate::config::ConfigError {
-                        file: path.display().to_string(),
-                        issues,
-                    })
-                }
-                (e, _) => e,
+    let classifiers = classifiers(&args);
+    for r in &classifiers.refused {
+        eprintln!("opsadvisor: {r}");
+    }
+    let report = pipeline::advise_recorded_with(&config, &rules, recorded, &classifiers)
+        .await
+        .map_err(|e| match (e, &args.config) {
+            (Error::ConfigIssues(issues), Some(path)) => {
+                Error::Config(crate::config::ConfigError {
+                    file: path.display().to_string(),
+                    issues,
+                })
             }
+            (e, _) => e,
         })?;
     Ok(print_report(&report, &args))
 }
@@ -741,5 +826,199 @@ async fn simulate(args: SimulateArgs) -> Result<u8> {
     eprintln!("Serving {} endpoints on 127.0.0.1; Ctrl-C to stop.", server.endpoints.len());
     let _ = tokio::signal::ctrl_c().await;
     drop(server);
+    Ok(0)
+}
+
+/// The classifiers `advise` was asked for.
+fn classifiers(args: &AdviseArgs) -> Classifiers {
+    let algo = match args.classifier {
+        ClassifierChoice::Off => return Classifiers::none(),
+        ClassifierChoice::Forest => Algo::Forest,
+        ClassifierChoice::Tree => Algo::Tree,
+    };
+    match &args.models {
+        Some(dir) => Classifiers::load_dir(dir, algo, Catalog::builtin()),
+        None if algo == Algo::Forest => crate::classify::store::shipped().clone(),
+        None => Classifiers::load_dir(std::path::Path::new("models"), algo, Catalog::builtin()),
+    }
+}
+
+/// A one-line progress indicator on stderr (only on a terminal, so logs stay clean).
+fn progress_line(what: &'static str) -> impl Fn(usize, usize) + Sync {
+    let tty = std::io::stderr().is_terminal();
+    move |done, total| {
+        if tty {
+            eprint!("\r{what}: {done}/{total}");
+            if done == total {
+                eprintln!();
+            }
+        }
+    }
+}
+
+fn dataset(args: &SimulateArgs) -> Result<u8> {
+    use crate::classify::{dataset, io};
+    let Some(out) = &args.dataset else { return Ok(2) };
+    let mut spec = dataset::DatasetSpec::new(args.hours, args.seed);
+    if !args.profiles.is_empty() {
+        spec.profiles = args
+            .profiles
+            .iter()
+            .map(|p| {
+                crate::simulate::HardwareProfile::preset(p).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "unknown --profile `{p}` (known: {})",
+                        crate::simulate::HardwareProfile::PRESETS.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
+    }
+    if !args.systems.is_empty() {
+        spec.systems = args.systems.clone();
+    }
+    let started = std::time::Instant::now();
+    let sets = dataset::generate(&spec, Catalog::builtin(), &progress_line("scenarios"))?;
+    let mut command = format!(
+        "opsadvisor simulate --dataset {} --hours {} --seed {}",
+        out.display(),
+        args.hours,
+        args.seed
+    );
+    for p in &args.profiles {
+        command.push_str(&format!(" --profile {p}"));
+    }
+    for s in &args.systems {
+        command.push_str(&format!(" --system {}", s.as_str()));
+    }
+    let manifest = io::write_dir(out, &sets, &command, args.seed, args.hours)?;
+    for (system, m) in &manifest.systems {
+        let rows: usize = m.rows.values().flat_map(|c| c.values()).sum();
+        eprintln!("{system}: {rows} rows, {} features", m.features.len());
+    }
+    eprintln!("Wrote {} in {:.1} s.", out.display(), started.elapsed().as_secs_f64());
+    Ok(0)
+}
+
+fn model_dir(out: &std::path::Path, system: crate::System, algo: Algo) -> PathBuf {
+    out.join(system.as_str()).join(algo.as_str())
+}
+
+fn train(args: &TrainArgs) -> Result<u8> {
+    use crate::classify::{card, io};
+    let (d, hash) = io::read_dir(&args.dataset, args.system)?;
+    let started = std::time::Instant::now();
+    let overridden = args.trees.is_some()
+        || args.max_features.is_some()
+        || args.max_depth.is_some()
+        || args.min_samples_leaf.is_some();
+    let mut params = crate::classify::model::Params::default_for(args.algo, d.features.len());
+    params.trees = args.trees.unwrap_or(params.trees).max(1);
+    params.tree.max_features = args.max_features.or(params.tree.max_features);
+    params.tree.max_depth = args.max_depth.unwrap_or(params.tree.max_depth);
+    params.tree.min_samples_leaf = args.min_samples_leaf.unwrap_or(params.tree.min_samples_leaf);
+    let model = card::train(
+        &d,
+        args.system,
+        args.algo,
+        if overridden {
+            card::Hyper::Fixed(params)
+        } else {
+            card::Hyper::Select(card::candidates(args.algo, d.features.len()))
+        },
+        &hash,
+        Catalog::builtin(),
+        &progress_line("trees"),
+    )?;
+    let fit_s = started.elapsed().as_secs_f64();
+    let evals = card::evaluate(&model, &d, Catalog::builtin())?;
+    let dir = model_dir(&args.out, args.system, args.algo);
+    std::fs::create_dir_all(&dir)
+        .map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text)
+            .map_err(|source| Error::Io { path: path.display().to_string(), source })
+    };
+    write("model.json", model.to_json())?;
+    let counts: Vec<(String, usize)> = d.split("train").class_counts().into_iter().collect();
+    write("MODEL.md", card::render(&model, &evals, &args.dataset, &counts))?;
+    for e in &evals {
+        eprintln!(
+            "{}: macro-F1 {:.3} (rules {:.3}); compound exact match {:.3} (rules {:.3}, {} rows)",
+            e.split,
+            e.model.macro_f1,
+            e.rules.macro_f1,
+            e.compound_model,
+            e.compound_rules,
+            e.compound_rows
+        );
+    }
+    if args.report_json {
+        // Fit time of the final model alone (without the hyperparameter selection), as
+        // scikit-learn's `fit` is timed with fixed hyperparameters.
+        let started = std::time::Instant::now();
+        let refit = card::train(
+            &d,
+            args.system,
+            args.algo,
+            card::Hyper::Fixed(model.params),
+            &hash,
+            Catalog::builtin(),
+            &|_, _| {},
+        )?;
+        let fit_s = started.elapsed().as_secs_f64();
+        debug_assert_eq!(refit.trees.len(), model.trees.len());
+        // Prediction throughput over the held-out rows, repeated to at least 1 M rows.
+        let held = d.select(|i| d.split[i] != "train");
+        let cols = card::model_columns(&model, &held);
+        let started = std::time::Instant::now();
+        let mut rows = 0usize;
+        while rows < 1_000_000 && !held.is_empty() {
+            rows += model.predict(&cols).len();
+        }
+        let predict_s = started.elapsed().as_secs_f64();
+        let splits: serde_json::Map<String, serde_json::Value> =
+            evals.iter().map(|e| (e.split.clone(), serde_json::json!(e.model.macro_f1))).collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "system": args.system.as_str(), "algo": args.algo.as_str(),
+                "train_rows": d.split("train").len(), "fit_seconds": fit_s,
+                "predict_rows": rows, "predict_seconds": predict_s,
+                "rows_per_second": rows as f64 / predict_s.max(1e-9), "macro_f1": splits,
+            })
+        );
+    }
+    eprintln!(
+        "Trained {} {} on {} rows in {fit_s:.2} s; wrote {}.",
+        args.system.as_str(),
+        args.algo.as_str(),
+        d.split("train").len(),
+        dir.display()
+    );
+    Ok(0)
+}
+
+fn eval(args: &EvalArgs) -> Result<u8> {
+    use crate::classify::{card, io, model::Model};
+    let path = if args.model.is_dir() { args.model.join("model.json") } else { args.model.clone() };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+    let model = Model::from_json(&text, &path.display().to_string())?;
+    model
+        .schema
+        .check(Catalog::builtin(), model.system)
+        .map_err(|why| Error::Usage(format!("{}: {why}", path.display())))?;
+    let (d, hash) = io::read_dir(&args.dataset, model.system)?;
+    if hash != model.data_hash {
+        eprintln!(
+            "opsadvisor: note: dataset hash {hash} differs from the model's training data {}",
+            model.data_hash
+        );
+    }
+    let evals = card::evaluate(&model, &d, Catalog::builtin())?;
+    let counts: Vec<(String, usize)> = d.split("train").class_counts().into_iter().collect();
+    print!("{}", card::render(&model, &evals, &args.dataset, &counts));
     Ok(0)
 }

@@ -26,6 +26,9 @@ pub enum Error {
     /// Evaluating features or rules failed: a bug, reported as such.
     #[error("internal error evaluating features or rules: {0}")]
     Polars(#[from] polars::prelude::PolarsError),
+    /// A dataset, training or model problem.
+    #[error(transparent)]
+    Classify(#[from] crate::classify::ClassifyError),
     /// A bug: a worker task panicked.
     #[error("internal error: {0}")]
     Internal(String),

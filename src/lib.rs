@@ -10,7 +10,8 @@
 //! - [`sources`]: fetch expositions and REST responses, turn them into [`sample::Sample`]s.
 //! - [`snapshot`]: samples arranged by cluster, node and scrape round.
 //! - [`features`]: one polars frame per system and round; the catalogue maps metric names.
-//! - [`analyzers`]: the rules engine; pure, no I/O.
+//! - [`analyzers`]: the rules engine and classifier findings; pure, no I/O.
+//! - [`classify`]: labelled datasets, the tree and forest learners, model cards, shipped models.
 //! - [`findings`]: the finding model, fingerprints and the pending → firing lifecycle.
 //! - [`sinks`]: the report.
 //! - [`simulate`]: simulated clusters for the demo, tests and training data.
@@ -20,6 +21,7 @@
 //! - [`logging`]: `--log.format text|logfmt|json`.
 
 pub mod analyzers;
+pub mod classify;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -39,7 +41,17 @@ pub use error::{Error, Result};
 
 /// The data systems opsadvisor advises on.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum System {

@@ -2,6 +2,8 @@
 
 use crate::analyzers::capacity::{self, Capacity, limits::CapacityConfig};
 use crate::analyzers::{self, rules::Rule, rules::RuleSet};
+use crate::classify::classes::ClassBook;
+use crate::classify::store::{self, Classifiers};
 use crate::config::{Config, ConfigIssue, parse_utc_timestamp};
 use crate::features::{self, catalog::Catalog};
 use crate::findings::Finding;
@@ -33,6 +35,19 @@ pub async fn advise(config: &Config, rules: &RuleSet) -> Result<Report> {
     advise_recorded(config, rules, None).await
 }
 
+/// [`advise`] with the given classifiers instead of the shipped ones
+/// ([`Classifiers::none`] advises with rules alone).
+///
+/// # Errors
+/// As [`advise`].
+pub async fn advise_with(
+    config: &Config,
+    rules: &RuleSet,
+    classifiers: &Classifiers,
+) -> Result<Report> {
+    advise_recorded_with(config, rules, None, classifiers).await
+}
+
 /// [`advise`], with `recorded`: earlier fetches of the same targets (a recorded history,
 /// such as the demo's fast-forwarded days) that only the capacity forecasts read; the
 /// checks run on the live scrapes as usual, so nothing is reported twice. The recorded
@@ -44,6 +59,19 @@ pub async fn advise_recorded(
     config: &Config,
     rules: &RuleSet,
     recorded: Option<sources::Rounds>,
+) -> Result<Report> {
+    advise_recorded_with(config, rules, recorded, store::shipped()).await
+}
+
+/// [`advise_recorded`] with the given classifiers.
+///
+/// # Errors
+/// As [`advise`].
+pub async fn advise_recorded_with(
+    config: &Config,
+    rules: &RuleSet,
+    recorded: Option<sources::Rounds>,
+    classifiers: &Classifiers,
 ) -> Result<Report> {
     let customized = customize(config, rules.rules.clone()).map_err(Error::ConfigIssues)?;
     let client = sources::http_client(config.timeout())?;
@@ -57,7 +85,7 @@ pub async fn advise_recorded(
             Ok(frames)
         })
     });
-    let (rounds, (history, prom_health)) = futures::join!(
+    let (rounds, prometheus) = futures::join!(
         sources::fetch_rounds(config, &client),
         sources::collect_prometheus(config, &client, Catalog::builtin(), crate::clock::now_ms()),
     );
@@ -67,7 +95,7 @@ pub async fn advise_recorded(
             .map_err(|e| Error::Internal(format!("recorded history task failed: {e}")))??,
         None => Vec::new(),
     };
-    report(config, rules, customized, &rounds, history, prom_health, recorded).await
+    report(config, rules, customized, &rounds, prometheus, recorded, classifiers).await
 }
 
 /// Advises from a support bundle's recorded fetches instead of live targets: the same
@@ -81,7 +109,16 @@ pub async fn advise_rounds(
     rounds: &sources::Rounds,
 ) -> Result<Report> {
     let customized = customize(config, rules.rules.clone()).map_err(Error::ConfigIssues)?;
-    report(config, rules, customized, rounds, Vec::new(), Vec::new(), Vec::new()).await
+    report(
+        config,
+        rules,
+        customized,
+        rounds,
+        (Vec::new(), Vec::new()),
+        Vec::new(),
+        store::shipped(),
+    )
+    .await
 }
 
 async fn report(
@@ -89,9 +126,9 @@ async fn report(
     rules: &RuleSet,
     customized: Vec<Rule>,
     rounds: &sources::Rounds,
-    history: Vec<Snapshot>,
-    prom_health: Vec<sources::TargetHealth>,
+    (history, prom_health): (Vec<Snapshot>, Vec<sources::TargetHealth>),
     recorded: Vec<features::RoundFrames>,
+    classifiers: &Classifiers,
 ) -> Result<Report> {
     let (snapshot, mut targets) = sources::assemble_rounds(config, rounds);
     targets.extend(prom_health);
@@ -101,7 +138,7 @@ async fn report(
     let mut findings = Vec::new();
     let mut frames = Vec::new();
     for s in std::iter::once(snapshot).chain(history).filter(|s| !s.clusters.is_empty()) {
-        let (f, rounds) = evaluate(s, customized.clone()).await?;
+        let (f, rounds) = evaluate(s, customized.clone(), classifiers.clone()).await?;
         findings.extend(f);
         frames.extend(rounds);
     }
@@ -130,14 +167,21 @@ async fn report(
 
 /// Features and rules are CPU work (and polars may block): run them on a blocking thread so
 /// the async runtime, whichever flavour the caller uses, keeps serving. Returns the firing
-/// findings and the frames, which the capacity forecasts read afterwards.
+/// findings (rules, then classifiers over the last round) and the frames, which the capacity
+/// forecasts read afterwards.
 async fn evaluate(
     snapshot: Snapshot,
     rules: Vec<Rule>,
+    classifiers: Classifiers,
 ) -> Result<(Vec<Finding>, Vec<features::RoundFrames>)> {
     tokio::task::spawn_blocking(move || -> Result<(Vec<Finding>, Vec<features::RoundFrames>)> {
         let rounds = features::extract(&snapshot, Catalog::builtin(), MAX_WINDOW_MS)?;
-        let firing = analyzers::analyze(&rounds, &rules)?.firing;
+        let mut firing = analyzers::analyze(&rounds, &rules)?.firing;
+        // Classifiers judge the whole window at once: the features of the last round.
+        if let (Some(last), false) = (rounds.last(), classifiers.models.is_empty()) {
+            let book = ClassBook::builtin().map_err(Error::Internal)?;
+            firing.extend(analyzers::classifier::classify(last, &classifiers, &book));
+        }
         Ok((firing, rounds))
     })
     .await

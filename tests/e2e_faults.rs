@@ -124,9 +124,12 @@ async fn check_fault(fault: Fault) {
     let unexpected: Vec<&Finding> = findings
         .iter()
         .filter(|f| {
+            // The classifier naming this very fault (alone or with another) is related.
+            let names_it = f.analyzer == "classifier" && f.id.contains(fault.as_str());
             f.severity >= Severity::Warning
                 && !must.contains(&f.id.as_str())
                 && !may.contains(&f.id.as_str())
+                && !names_it
         })
         .collect();
     assert!(

@@ -4,6 +4,7 @@
 //! what has held for each rule's `for`; what is firing after the last round is the advice.
 
 pub mod capacity;
+pub mod classifier;
 pub mod rules;
 
 use crate::features::RoundFrames;

@@ -68,6 +68,22 @@ pub fn extract(
         .collect()
 }
 
+/// Builds the frames of the last round of `snapshot` only: what a classifier or a dataset
+/// window needs, without paying for the frames of earlier rounds.
+///
+/// # Errors
+/// As [`extract`].
+pub fn extract_last(
+    snapshot: &Snapshot,
+    catalog: &Catalog,
+    window_ms: i64,
+) -> Result<RoundFrames, PolarsError> {
+    match snapshot.rounds.checked_sub(1) {
+        Some(round) => extract_round(snapshot, catalog, round, window_ms),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Builds the frames of one round of `snapshot` only: what the daemon evaluates each cycle
 /// over its rolling window, without recomputing the rounds it already evaluated.
 ///

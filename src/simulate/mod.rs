@@ -51,6 +51,8 @@ pub use fault::{Fault, FaultSpec, UnknownFault};
 pub use server::{Endpoint, EndpointKind, SimServer, serve};
 
 use fault::Scope;
+/// Where a fault applies (per node, one node, the cluster), for dataset labelling.
+pub(crate) use fault::Scope as FaultScope;
 
 /// Simulated milliseconds per integration step.
 const STEP_MS: i64 = 5_000;
