@@ -547,6 +547,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
                     auth: None,
                     tls: None,
                     targets: Vec::new(),
+                    config_files: None,
                     file_sd: Vec::new(),
                     disabled_checks: Vec::new(),
                     thresholds: Default::default(),
@@ -568,6 +569,7 @@ pub fn config_for(server: &SimServer, scrape: ScrapeConfig) -> Config {
                             metrics: None,
                             node_exporter: None,
                             jolokia: None,
+                            config_files: None,
                         });
                         let last = c.targets.len() - 1;
                         &mut c.targets[last]

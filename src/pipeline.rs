@@ -98,9 +98,12 @@ async fn report(
     if !targets.iter().any(|t| t.scrapes_ok > 0) {
         return Err(Error::NoTargetUp);
     }
+    let (facts, facts_health) = sources::config_files::read_all(config, Catalog::builtin());
+    targets.extend(facts_health);
     let mut findings = Vec::new();
     let mut frames = Vec::new();
-    for s in std::iter::once(snapshot).chain(history).filter(|s| !s.clusters.is_empty()) {
+    for mut s in std::iter::once(snapshot).chain(history).filter(|s| !s.clusters.is_empty()) {
+        sources::config_files::attach(&mut s, &facts);
         let (f, rounds) = evaluate(s, customized.clone()).await?;
         findings.extend(f);
         frames.extend(rounds);
