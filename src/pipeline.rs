@@ -120,7 +120,8 @@ async fn report(
     .await
     .map_err(|e| Error::Internal(format!("capacity task failed: {e}")))??;
     findings.extend(capacity.findings);
-    let (mut findings, snoozed) = suppress(config, findings, crate::clock::now_ms());
+    let (findings, snoozed) = suppress(config, findings, crate::clock::now_ms());
+    let (mut findings, set_aside) = crate::findings::conflicts::resolve(findings);
     sort_for_report(&mut findings);
     Ok(Report {
         targets,
@@ -128,6 +129,7 @@ async fn report(
         snoozed,
         rule_errors: rules.errors.iter().map(ToString::to_string).collect(),
         charts: capacity.charts,
+        set_aside,
     })
 }
 
