@@ -9,6 +9,7 @@
 pub mod expr;
 pub mod template;
 pub mod unittest;
+pub mod unrunnable;
 
 use crate::System;
 use crate::config::parse_duration;
@@ -243,6 +244,7 @@ impl RuleSet {
 fn is_yaml(p: &Path) -> bool {
     matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
         && !p.to_string_lossy().ends_with(".test.yaml")
+        && p.file_name().is_none_or(|n| n != unrunnable::FILE_NAME)
 }
 
 /// Parses one rule file's text; every problem in it is returned.
