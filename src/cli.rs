@@ -286,7 +286,9 @@ pub fn list_checks(format: ListFormat) -> String {
                     unrunnable::anchors(r).join(", ")
                 ));
             }
-            out.push_str("\n## Catalogue checks not run yet\n\n| id | system | why not |\n|---|---|---|\n");
+            out.push_str(
+                "\n## Catalogue checks not run yet\n\n| id | system | why not |\n|---|---|---|\n",
+            );
             for u in &not_run {
                 out.push_str(&format!(
                     "| {} | {} | {} |\n",

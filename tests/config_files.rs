@@ -163,7 +163,10 @@ fn a_key_with_a_value_of_the_wrong_kind_is_an_error_naming_file_and_key() {
     let files = ConfigFilesConfig { server_properties: Some(path.clone()), ..Default::default() };
     let f = config_files::read(&files, Catalog::builtin(), System::Kafka);
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(f.errors, vec![format!("{}: num.io.threads: 'eight' is not a number", path.display())]);
+    assert_eq!(
+        f.errors,
+        vec![format!("{}: num.io.threads: 'eight' is not a number", path.display())]
+    );
     assert_eq!(value(&f, "cfg_num_network_threads"), Some(3.0));
 }
 
@@ -246,11 +249,12 @@ fn facts_reach_the_shipped_rules_and_contradictory_advice_is_resolved() {
 
     let frames = features::extract(&snapshot, Catalog::builtin(), 600_000).unwrap();
     let last = &frames[rounds - 1][0];
-    assert_eq!(last.f64_column("up").unwrap(), vec![Some(1.0), Some(0.0)], "facts are not a target");
     assert_eq!(
-        last.f64_column("cfg_concurrent_compactors").unwrap(),
-        vec![Some(16.0), Some(16.0)]
+        last.f64_column("up").unwrap(),
+        vec![Some(1.0), Some(0.0)],
+        "facts are not a target"
     );
+    assert_eq!(last.f64_column("cfg_concurrent_compactors").unwrap(), vec![Some(16.0), Some(16.0)]);
 
     let rules = RuleSet::builtin(Catalog::builtin());
     let firing = analyzers::analyze(&frames, &rules.rules).unwrap().firing;

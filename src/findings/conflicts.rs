@@ -100,11 +100,7 @@ pub fn resolve(findings: Vec<Finding>) -> (Vec<Finding>, Vec<SetAside>) {
                 let why = if winner.severity != a.severity {
                     format!("it is {} and this is {}", winner.severity, a.severity)
                 } else if winner.category != a.category {
-                    format!(
-                        "{} outranks {}",
-                        winner.category.as_str(),
-                        a.category.as_str()
-                    )
+                    format!("{} outranks {}", winner.category.as_str(), a.category.as_str())
                 } else if winner.evidence.len() != a.evidence.len() {
                     format!(
                         "it rests on {} measured conditions, this on {}",
@@ -156,7 +152,13 @@ mod tests {
     use crate::System;
     use crate::findings::{Evidence, Severity};
 
-    fn finding(id: &str, node: &str, sev: Severity, cat: Category, advice: &[(&str, Direction)]) -> Finding {
+    fn finding(
+        id: &str,
+        node: &str,
+        sev: Severity,
+        cat: Category,
+        advice: &[(&str, Direction)],
+    ) -> Finding {
         Finding {
             id: id.into(),
             fingerprint: format!("fp-{id}-{node}"),
@@ -182,8 +184,20 @@ mod tests {
 
     #[test]
     fn opposite_advice_on_one_node_keeps_the_more_severe_and_says_why() {
-        let up = finding("gc_pressure", "n1", Severity::Warning, Category::Tuning, &[("heap", Direction::Up)]);
-        let down = finding("heap_oversized", "n1", Severity::Info, Category::BestPractice, &[("heap", Direction::Down)]);
+        let up = finding(
+            "gc_pressure",
+            "n1",
+            Severity::Warning,
+            Category::Tuning,
+            &[("heap", Direction::Up)],
+        );
+        let down = finding(
+            "heap_oversized",
+            "n1",
+            Severity::Info,
+            Category::BestPractice,
+            &[("heap", Direction::Down)],
+        );
         let (kept, aside) = resolve(vec![down, up]);
         assert_eq!(kept.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["gc_pressure"]);
         assert_eq!(aside.len(), 1);
@@ -196,20 +210,37 @@ mod tests {
 
     #[test]
     fn same_severity_falls_back_to_category_then_evidence_then_id() {
-        let a = finding("a_tuning", "n1", Severity::Warning, Category::Tuning, &[("x", Direction::Up)]);
-        let b = finding("b_capacity", "n1", Severity::Warning, Category::Capacity, &[("x", Direction::Down)]);
+        let a =
+            finding("a_tuning", "n1", Severity::Warning, Category::Tuning, &[("x", Direction::Up)]);
+        let b = finding(
+            "b_capacity",
+            "n1",
+            Severity::Warning,
+            Category::Capacity,
+            &[("x", Direction::Down)],
+        );
         let (kept, aside) = resolve(vec![a.clone(), b]);
         assert_eq!(kept[0].id, "b_capacity");
         assert!(aside[0].reason.contains("capacity outranks tuning"));
 
-        let mut c = finding("c", "n1", Severity::Warning, Category::Tuning, &[("x", Direction::Down)]);
+        let mut c =
+            finding("c", "n1", Severity::Warning, Category::Tuning, &[("x", Direction::Down)]);
         c.evidence = vec![
-            Evidence { feature: "f".into(), value: Some(1.0), op: ">".into(), threshold: Some(0.0) };
+            Evidence {
+                feature: "f".into(),
+                value: Some(1.0),
+                op: ">".into(),
+                threshold: Some(0.0)
+            };
             2
         ];
         let (kept, aside) = resolve(vec![a.clone(), c]);
         assert_eq!(kept[0].id, "c");
-        assert!(aside[0].reason.contains("2 measured conditions, this on 0"), "{}", aside[0].reason);
+        assert!(
+            aside[0].reason.contains("2 measured conditions, this on 0"),
+            "{}",
+            aside[0].reason
+        );
 
         let d = finding("d", "n1", Severity::Warning, Category::Tuning, &[("x", Direction::Down)]);
         let (kept, _) = resolve(vec![d.clone(), a.clone()]);
@@ -223,8 +254,20 @@ mod tests {
         let findings = vec![
             finding("up1", "n1", Severity::Warning, Category::Tuning, &[("heap", Direction::Up)]),
             finding("up2", "n1", Severity::Info, Category::Tuning, &[("heap", Direction::Up)]),
-            finding("down_other_node", "n2", Severity::Critical, Category::Tuning, &[("heap", Direction::Down)]),
-            finding("down_other_setting", "n1", Severity::Critical, Category::Tuning, &[("concurrent_reads", Direction::Down)]),
+            finding(
+                "down_other_node",
+                "n2",
+                Severity::Critical,
+                Category::Tuning,
+                &[("heap", Direction::Down)],
+            ),
+            finding(
+                "down_other_setting",
+                "n1",
+                Severity::Critical,
+                Category::Tuning,
+                &[("concurrent_reads", Direction::Down)],
+            ),
             finding("no_advice", "n1", Severity::Critical, Category::Tuning, &[]),
         ];
         let (kept, aside) = resolve(findings.clone());

@@ -60,7 +60,11 @@ impl ConfigFilesConfig {
         let Some(n) = node else { return c };
         Self {
             cassandra_yaml: n.cassandra_yaml.clone().or(c.cassandra_yaml),
-            jvm_options: if n.jvm_options.is_empty() { c.jvm_options } else { n.jvm_options.clone() },
+            jvm_options: if n.jvm_options.is_empty() {
+                c.jvm_options
+            } else {
+                n.jvm_options.clone()
+            },
             server_properties: n.server_properties.clone().or(c.server_properties),
             elasticsearch_yml: n.elasticsearch_yml.clone().or(c.elasticsearch_yml),
             host_root: n.host_root.clone().or(c.host_root),
@@ -130,7 +134,11 @@ pub fn read_all(
                 cluster: c.name.clone(),
                 node: Some(t.node.clone()),
                 kind: super::TargetKind::ConfigFiles,
-                url: if facts.read.is_empty() { "(none read)".into() } else { facts.read.join(", ") },
+                url: if facts.read.is_empty() {
+                    "(none read)".into()
+                } else {
+                    facts.read.join(", ")
+                },
                 up: facts.errors.is_empty(),
                 error: (!facts.errors.is_empty()).then(|| facts.errors.join("; ")),
                 scrapes_ok: usize::from(!facts.read.is_empty() || files.host_root.is_some()),
@@ -154,7 +162,8 @@ pub fn attach(snapshot: &mut crate::snapshot::Snapshot, facts: &BTreeMap<(String
             }
             let points = (0..snapshot.rounds)
                 .map(|round| {
-                    let ts = n.sources.iter().filter_map(|s| s.at(round)).map(|p| p.timestamp_ms).max();
+                    let ts =
+                        n.sources.iter().filter_map(|s| s.at(round)).map(|p| p.timestamp_ms).max();
                     Some(Point { timestamp_ms: ts.unwrap_or(0), samples: f.samples.clone() })
                 })
                 .collect();
@@ -205,9 +214,11 @@ pub fn read(files: &ConfigFilesConfig, catalog: &Catalog, system: System) -> Fac
         facts.errors.extend(errors);
         flats.insert(FactFile::Host, (format!("host facts under {}", root.display()), flat));
     }
-    for f in catalog.config.iter().filter(|f| {
-        catalog.base.iter().any(|b| b.name == f.name && b.systems.contains(&system))
-    }) {
+    for f in catalog
+        .config
+        .iter()
+        .filter(|f| catalog.base.iter().any(|b| b.name == f.name && b.systems.contains(&system)))
+    {
         let Some((path, flat)) = flats.get(&f.file) else { continue };
         let Some((key, raw)) =
             f.keys.iter().find_map(|k| flat.get(&k.key).map(|v| (k, v.as_str())))
@@ -483,22 +494,30 @@ pub fn host_facts(root: &Path, pid_file: Option<&Path>) -> (Flat, Vec<String>) {
     }
     if let Some(t) = read("sys/kernel/mm/transparent_hugepage/enabled") {
         // "always [madvise] never": the bracketed word is the mode in force.
-        if let Some(mode) = t.split_whitespace().find_map(|w| w.strip_prefix('[')?.strip_suffix(']'))
+        if let Some(mode) =
+            t.split_whitespace().find_map(|w| w.strip_prefix('[')?.strip_suffix(']'))
         {
             out.insert("thp.enabled".into(), mode.to_string());
         }
     }
-    let (mut ra_max, mut ra_ssd_max, mut devices, mut rotational) = (None::<f64>, None::<f64>, 0, 0);
+    let (mut ra_max, mut ra_ssd_max, mut devices, mut rotational) =
+        (None::<f64>, None::<f64>, 0, 0);
     if let Ok(entries) = std::fs::read_dir(root.join("sys/block")) {
-        let mut names: Vec<String> =
-            entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into()).collect();
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into())
+            .collect();
         names.sort();
         for dev in names.iter().filter(|d| {
             !["loop", "ram", "sr", "zram", "dm-", "md"].iter().any(|p| d.starts_with(p))
         }) {
             let Some(ra) = read(&format!("sys/block/{dev}/queue/read_ahead_kb")) else { continue };
             let Ok(ra) = ra.trim().parse::<f64>() else {
-                errors.borrow_mut().push(format!("{}: read_ahead_kb '{}' is not a number", dev, ra.trim()));
+                errors.borrow_mut().push(format!(
+                    "{}: read_ahead_kb '{}' is not a number",
+                    dev,
+                    ra.trim()
+                ));
                 continue;
             };
             devices += 1;
@@ -524,9 +543,10 @@ pub fn host_facts(root: &Path, pid_file: Option<&Path>) -> (Flat, Vec<String>) {
             Ok(pid) => match pid.trim().parse::<u32>() {
                 Ok(pid) => {
                     if let Some(limits) = read(&format!("proc/{pid}/limits")) {
-                        for (key, label) in
-                            [("process.nofile", "Max open files"), ("process.nproc", "Max processes")]
-                        {
+                        for (key, label) in [
+                            ("process.nofile", "Max open files"),
+                            ("process.nproc", "Max processes"),
+                        ] {
                             if let Some(soft) = limits.lines().find_map(|l| {
                                 l.strip_prefix(label)?.split_whitespace().next().map(str::to_string)
                             }) {
@@ -537,7 +557,11 @@ pub fn host_facts(root: &Path, pid_file: Option<&Path>) -> (Flat, Vec<String>) {
                         }
                     }
                 }
-                Err(_) => errors.borrow_mut().push(format!("{}: '{}' is not a pid", pf.display(), pid.trim())),
+                Err(_) => errors.borrow_mut().push(format!(
+                    "{}: '{}' is not a pid",
+                    pf.display(),
+                    pid.trim()
+                )),
             },
             Err(e) => errors.borrow_mut().push(format!("{}: cannot read: {e}", pf.display())),
         }

@@ -86,7 +86,8 @@ mod tests {
     #[test]
     fn builtin_list_parses_and_bad_entries_are_named() {
         assert!(builtin().len() > 10);
-        let e = parse("unrunnable:\n  - { id: CAS-1, system: cassandra, reason: x }\n").unwrap_err();
+        let e =
+            parse("unrunnable:\n  - { id: CAS-1, system: cassandra, reason: x }\n").unwrap_err();
         assert!(e.contains("'CAS-1' is not a catalogue id"), "{e}");
         let e = parse("unrunnable:\n  - { id: CAS-001, system: redis, reason: x }\n").unwrap_err();
         assert!(e.contains("unknown system 'redis'"), "{e}");
