@@ -166,7 +166,7 @@ pub struct Finding {
     /// Where to read more.
     pub docs_url: String,
     /// Settings its action changes and which way (used to drop contradictory advice).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub advises: Vec<conflicts::Advice>,
 }
 
