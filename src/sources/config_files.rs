@@ -143,6 +143,7 @@ pub fn read_all(
                 error: (!facts.errors.is_empty()).then(|| facts.errors.join("; ")),
                 scrapes_ok: usize::from(!facts.read.is_empty() || files.host_root.is_some()),
                 scrapes_failed: facts.errors.len(),
+                partial: Vec::new(),
             });
             all.insert((c.name.clone(), t.node.clone()), facts);
         }
