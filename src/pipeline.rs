@@ -135,9 +135,12 @@ async fn report(
     if !targets.iter().any(|t| t.scrapes_ok > 0) {
         return Err(Error::NoTargetUp);
     }
+    let (facts, facts_health) = sources::config_files::read_all(config, Catalog::builtin());
+    targets.extend(facts_health);
     let mut findings = Vec::new();
     let mut frames = Vec::new();
-    for s in std::iter::once(snapshot).chain(history).filter(|s| !s.clusters.is_empty()) {
+    for mut s in std::iter::once(snapshot).chain(history).filter(|s| !s.clusters.is_empty()) {
+        sources::config_files::attach(&mut s, &facts);
         let (f, rounds) = evaluate(s, customized.clone(), classifiers.clone()).await?;
         findings.extend(f);
         frames.extend(rounds);
@@ -154,7 +157,8 @@ async fn report(
     .await
     .map_err(|e| Error::Internal(format!("capacity task failed: {e}")))??;
     findings.extend(capacity.findings);
-    let (mut findings, snoozed) = suppress(config, findings, crate::clock::now_ms());
+    let (findings, snoozed) = suppress(config, findings, crate::clock::now_ms());
+    let (mut findings, set_aside) = crate::findings::conflicts::resolve(findings);
     sort_for_report(&mut findings);
     Ok(Report {
         targets,
@@ -162,6 +166,7 @@ async fn report(
         snoozed,
         rule_errors: rules.errors.iter().map(ToString::to_string).collect(),
         charts: capacity.charts,
+        set_aside,
     })
 }
 

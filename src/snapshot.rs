@@ -26,7 +26,17 @@ pub struct SourceSeries {
     pub points: Vec<Option<Point>>,
 }
 
+/// The `source` of the series that carries a node's configuration files and host facts.
+/// It is read like any other source, but says nothing about whether the node answered, so
+/// it does not count towards `up` or the row's timestamp.
+pub const FACTS_SOURCE: &str = "config files and host facts";
+
 impl SourceSeries {
+    /// Whether this is the facts series ([`FACTS_SOURCE`]).
+    pub fn is_facts(&self) -> bool {
+        self.source == FACTS_SOURCE
+    }
+
     /// The point of round `round`, if that scrape succeeded.
     pub fn at(&self, round: usize) -> Option<&Point> {
         self.points.get(round).and_then(Option::as_ref)

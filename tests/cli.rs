@@ -115,6 +115,7 @@ fn demo_json_report_follows_the_schema_and_finds_the_injected_faults() {
         "evidence",
         "action",
         "docs_url",
+        "advises",
     ];
     for f in findings {
         let keys: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();

@@ -56,22 +56,31 @@ fn expectations(fault: Fault) -> (&'static [&'static str], &'static [&'static st
     match fault {
         Fault::CompactionBacklog => (
             &["cassandra_compaction_backlog"],
-            &["cassandra_read_backlog", "cassandra_compaction_executor_blocked"],
+            &[
+                "cassandra_read_backlog",
+                "cassandra_compaction_executor_blocked",
+                "cassandra_sstables_per_read_high",
+                "cassandra_latency_high",
+            ],
         ),
-        Fault::GcPressure => {
-            (&["cassandra_gc_pressure"], &["cassandra_read_backlog", "jvm_frequent_old_gc"])
-        }
+        Fault::GcPressure => (
+            &["cassandra_gc_pressure"],
+            &["cassandra_read_backlog", "jvm_frequent_old_gc", "cassandra_latency_high"],
+        ),
         Fault::TombstoneHeavyReads => {
             (&["cassandra_tombstone_heavy_reads"], &["cassandra_read_backlog"])
         }
         Fault::DiskFilling => (&["cassandra_disk_filling"], &["host_disk_almost_full"]),
-        Fault::DroppedMutations => (&["cassandra_dropped_mutations"], &["host_cpu_saturated"]),
+        Fault::DroppedMutations => (
+            &["cassandra_dropped_mutations"],
+            &["host_cpu_saturated", "cassandra_mutation_backlog", "cassandra_latency_high"],
+        ),
         Fault::HintsForDownNode => (&["cassandra_node_down", "cassandra_hints_accumulating"], &[]),
         // The leaders report the under-replication; the slow broker itself is named by
         // kafka_slow_broker, which is the finding checked for node attribution.
         Fault::UnderReplicatedSlowBroker => (
             &["kafka_slow_broker", "kafka_under_replicated_partitions"],
-            &["kafka_isr_flapping", "kafka_under_min_isr_partitions"],
+            &["kafka_isr_flapping", "kafka_under_min_isr_partitions", "kafka_follower_lag"],
         ),
         Fault::RequestHandlerSaturation => {
             (&["kafka_request_handler_saturated"], &["host_cpu_saturated"])
@@ -87,14 +96,24 @@ fn expectations(fault: Fault) -> (&'static [&'static str], &'static [&'static st
             &["es_heap_pressure", "es_breaker_tripping"],
             &["jvm_frequent_old_gc", "es_parent_breaker_near_limit"],
         ),
-        Fault::SearchRejections => {
-            (&["es_search_rejections"], &["host_cpu_saturated", "es_write_rejections"])
-        }
+        Fault::SearchRejections => (
+            &["es_search_rejections"],
+            &[
+                "host_cpu_saturated",
+                "es_write_rejections",
+                "es_high_cpu",
+                "es_hot_spot",
+                "es_search_queue_backing_up",
+            ],
+        ),
         Fault::UnassignedShardsYellow => (&["es_cluster_yellow"], &[]),
         Fault::UnassignedShardsRed => (&["es_cluster_red"], &[]),
         Fault::DiskLowWatermark => (&["es_disk_low_watermark"], &[]),
-        Fault::TooManyShards => (&["es_too_many_shards"], &["es_heap_pressure"]),
-        Fault::MergeThrottling => (&["es_indexing_throttled"], &[]),
+        Fault::TooManyShards => {
+            (&["es_too_many_shards"], &["es_heap_pressure", "es_shards_per_heap_high"])
+        }
+        // The throttled node burns CPU merging, so it also stands out from its peers.
+        Fault::MergeThrottling => (&["es_indexing_throttled"], &["es_hot_spot"]),
     }
 }
 

@@ -43,6 +43,7 @@ fn finding() -> Finding {
         evidence: vec![],
         action: "bring the lagging replicas back".into(),
         docs_url: "https://kafka.apache.org/documentation/#replication".into(),
+        advises: Vec::new(),
     }
 }
 

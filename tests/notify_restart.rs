@@ -30,6 +30,7 @@ fn finding(i: usize) -> Finding {
         evidence: vec![],
         action: String::new(),
         docs_url: String::new(),
+        advises: Vec::new(),
     }
 }
 

@@ -38,6 +38,7 @@ pub(crate) fn finding(id: &str, severity: Severity, node: Option<&str>) -> Findi
         }],
         action: "set concurrent_compactors to 4".into(),
         docs_url: "https://cassandra.apache.org/doc/latest/".into(),
+        advises: Vec::new(),
     }
 }
 

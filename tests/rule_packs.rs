@@ -63,3 +63,39 @@ fn docs_checks_md_is_current() {
         "docs/checks.md is stale: run `cargo run -- list checks --format markdown > docs/checks.md`"
     );
 }
+
+/// Every check of the research catalogue is either anchored by a shipped rule or listed in
+/// rules/unrunnable.yaml with a reason, never both, and every anchor names a real check.
+#[test]
+fn every_catalogue_check_is_shipped_or_listed_as_not_run() {
+    use opsadvisor::analyzers::rules::unrunnable;
+    let set = RuleSet::builtin(Catalog::builtin());
+    let anchored: std::collections::BTreeSet<String> =
+        set.rules.iter().flat_map(unrunnable::anchors).collect();
+    let not_run: Vec<String> = unrunnable::builtin().into_iter().map(|u| u.id).collect();
+    let not_run_set: std::collections::BTreeSet<String> = not_run.iter().cloned().collect();
+    assert_eq!(not_run.len(), not_run_set.len(), "an id is listed twice in unrunnable.yaml");
+    let both: Vec<_> = anchored.intersection(&not_run_set).collect();
+    assert!(both.is_empty(), "shipped and listed as not run: {both:?}");
+    for a in &anchored {
+        assert!(unrunnable::is_catalogue_id(a), "anchor '{a}' is not a catalogue id");
+    }
+    let catalogue =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/docs/checks-catalogue.md");
+    let Ok(text) = std::fs::read_to_string(&catalogue) else {
+        println!("skipped the completeness half: {} is absent", catalogue.display());
+        return;
+    };
+    let ids: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("| ")?.split(' ').next())
+        .filter(|id| unrunnable::is_catalogue_id(id))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(ids.len(), 172, "the catalogue has 172 checks");
+    let missing: Vec<_> =
+        ids.iter().filter(|id| !anchored.contains(*id) && !not_run_set.contains(*id)).collect();
+    assert!(missing.is_empty(), "neither shipped nor listed as not run: {missing:?}");
+    let unknown: Vec<_> = anchored.union(&not_run_set).filter(|id| !ids.contains(*id)).collect();
+    assert!(unknown.is_empty(), "not in the catalogue: {unknown:?}");
+}

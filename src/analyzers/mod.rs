@@ -81,6 +81,7 @@ pub fn evaluate_round(
                     evidence: m.evidence,
                     action: m.action,
                     docs_url: rule.docs_url.clone(),
+                    advises: rule.advises.clone(),
                 },
                 for_: rule.for_,
                 keep_firing_for: rule.keep_firing_for,

@@ -116,6 +116,7 @@ pub fn resolve_file_sd(cluster: &mut ClusterConfig, index: usize, base: &Path) -
                                 metrics: None,
                                 node_exporter: None,
                                 jolokia: None,
+                                config_files: None,
                             });
                             let last = cluster.targets.len() - 1;
                             &mut cluster.targets[last]

@@ -73,6 +73,9 @@ pub struct TargetConfig {
     /// besides) a JMX exporter: read with one bulk POST per scrape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jolokia: Option<String>,
+    /// This node's configuration files and host facts (fields override the cluster's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_files: Option<crate::sources::config_files::ConfigFilesConfig>,
 }
 
 /// One cluster.
@@ -105,6 +108,10 @@ pub struct ClusterConfig {
     /// The nodes.
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
+    /// Configuration files and host facts for every node of the cluster (on the disk
+    /// opsadvisor runs on; a target's own `config_files` fields win).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_files: Option<crate::sources::config_files::ConfigFilesConfig>,
     /// Prometheus `file_sd` files (JSON or YAML; one `*` allowed in the file name) whose
     /// targets are added to `targets`, relative to the config file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -260,6 +267,10 @@ impl Config {
         }
         for (i, c) in config.clusters.iter_mut().enumerate() {
             issues.extend(discovery::resolve_file_sd(c, i, base));
+            c.config_files = c.config_files.take().map(|f| f.resolved(base));
+            for t in &mut c.targets {
+                t.config_files = t.config_files.take().map(|f| f.resolved(base));
+            }
         }
         if let Some(shard) = &config.shard {
             match discovery::parse_shard(shard) {

@@ -178,6 +178,85 @@ pub struct DerivedFeature {
     pub expr: Ast,
 }
 
+/// The files a configuration feature is read from (`file:` in the catalogue's `config:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactFile {
+    /// `cassandra.yaml`, keys flattened with dots (`server_encryption_options.internode_encryption`).
+    CassandraYaml,
+    /// `jvm.options` / `jvm*-server.options` / ES `jvm.options.d/*.options`: keys are the
+    /// flags without dashes (`Xmx`, `Xms`, `UseG1GC`, `MaxGCPauseMillis`).
+    JvmOptions,
+    /// Kafka `server.properties`.
+    ServerProperties,
+    /// `elasticsearch.yml`, keys flattened with dots.
+    ElasticsearchYml,
+    /// Facts of the host read under `/proc` and `/sys` (`vm.swappiness`, `block.read_ahead_kb_max`, …).
+    Host,
+}
+
+impl FactFile {
+    /// snake_case name as written in the catalogue and the opsadvisor config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactFile::CassandraYaml => "cassandra_yaml",
+            FactFile::JvmOptions => "jvm_options",
+            FactFile::ServerProperties => "server_properties",
+            FactFile::ElasticsearchYml => "elasticsearch_yml",
+            FactFile::Host => "host",
+        }
+    }
+}
+
+/// How a configuration value becomes a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactKind {
+    /// A plain number.
+    Number,
+    /// `true/false`, `yes/no`, `on/off`, `1/0` → 1/0.
+    Bool,
+    /// A size: `4G`, `512m`, `64MiB`, `16KiB`; a bare number is multiplied by the key's `unit`.
+    Bytes,
+    /// A duration in seconds: `200ms`, `3h`, `10m`; a bare number is multiplied by the key's `unit`.
+    Seconds,
+    /// 1 when the value matches `pattern` (anchored, case-insensitive), else 0.
+    Match,
+}
+
+/// One key a configuration feature may be read from, and the unit of a bare number in it
+/// (`compaction_throughput_mb_per_sec: 16` is 16 MiB/s).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactKey {
+    /// The flattened key.
+    pub key: String,
+    /// Multiplier for a value without a unit suffix.
+    pub unit: f64,
+}
+
+/// A feature read from a configuration file or a host fact rather than from metrics.
+///
+/// Its column is also readable from samples named `opsadvisor_<name>` (what the
+/// config-file source emits, and what a node_exporter textfile collector may export).
+#[derive(Debug, Clone)]
+pub struct ConfigFeature {
+    /// Column name.
+    pub name: String,
+    /// The file it is read from.
+    pub file: FactFile,
+    /// Keys, first present wins (newer naming first, e.g. Cassandra 4.1's unit-suffixed keys).
+    pub keys: Vec<FactKey>,
+    /// How the value is read.
+    pub kind: FactKind,
+    /// For [`FactKind::Match`].
+    pub pattern: Option<Regex>,
+}
+
+/// The metric name under which a configuration feature travels as a sample.
+pub fn fact_metric(feature: &str) -> String {
+    format!("opsadvisor_{feature}")
+}
+
 /// The parsed catalogue.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -185,6 +264,8 @@ pub struct Catalog {
     pub base: Vec<BaseFeature>,
     /// Features computed from others, in dependency order.
     pub derived: Vec<DerivedFeature>,
+    /// Features read from configuration files and host facts (also listed in `base`).
+    pub config: Vec<ConfigFeature>,
 }
 
 #[derive(Deserialize)]
@@ -192,7 +273,30 @@ pub struct Catalog {
 struct RawCatalog {
     features: Vec<RawBase>,
     #[serde(default)]
+    config: Vec<RawConfig>,
+    #[serde(default)]
     derived: Vec<RawDerived>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    name: String,
+    systems: Vec<System>,
+    help: String,
+    file: FactFile,
+    keys: Vec<RawFactKey>,
+    kind: FactKind,
+    #[serde(default)]
+    pattern: Option<String>,
+}
+
+/// `key`, or `{ key: key, unit: 1048576 }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawFactKey {
+    Plain(String),
+    Detailed { key: String, unit: f64 },
 }
 
 #[derive(Deserialize)]
@@ -285,7 +389,50 @@ impl Catalog {
                 scale: f.scale,
             });
         }
-        let mut catalog = Catalog { base, derived: Vec::new() };
+        let mut config = Vec::new();
+        for c in raw.config {
+            if !seen.insert(c.name.clone()) {
+                return Err(format!("feature '{}' defined twice", c.name));
+            }
+            if c.keys.is_empty() {
+                return Err(format!("config feature '{}': no keys", c.name));
+            }
+            let pattern = match (c.kind, &c.pattern) {
+                (FactKind::Match, Some(p)) => Some(
+                    Regex::new(&format!("(?i)^(?:{p})$"))
+                        .map_err(|e| format!("config feature '{}': bad pattern: {e}", c.name))?,
+                ),
+                (FactKind::Match, None) => {
+                    return Err(format!("config feature '{}': kind match needs a pattern", c.name));
+                }
+                (_, Some(_)) => {
+                    return Err(format!("config feature '{}': pattern needs kind match", c.name));
+                }
+                (_, None) => None,
+            };
+            let selector = Selector::parse(&fact_metric(&c.name))
+                .map_err(|e| format!("config feature '{}': {e}", c.name))?;
+            base.push(BaseFeature {
+                name: c.name.clone(),
+                systems: c.systems,
+                help: c.help,
+                from: vec![Alternative { selector, stat: None, scale: None }],
+                agg: Agg::Max,
+                stat: Stat::Last,
+                scope: Scope::Node,
+                scale: 1.0,
+            });
+            let keys = c
+                .keys
+                .into_iter()
+                .map(|k| match k {
+                    RawFactKey::Plain(key) => FactKey { key, unit: 1.0 },
+                    RawFactKey::Detailed { key, unit } => FactKey { key, unit },
+                })
+                .collect();
+            config.push(ConfigFeature { name: c.name, file: c.file, keys, kind: c.kind, pattern });
+        }
+        let mut catalog = Catalog { base, derived: Vec::new(), config };
         for d in raw.derived {
             if !seen.insert(d.name.clone()) {
                 return Err(format!("feature '{}' defined twice", d.name));

@@ -122,13 +122,11 @@ fn frame(
         for node in &cluster.nodes {
             cluster_col.push(cluster.name.clone());
             node_col.push(node.name.clone());
-            let points: Vec<_> = node.sources.iter().filter_map(|s| s.at(round)).collect();
+            let scraped = node.sources.iter().filter(|s| !s.is_facts());
+            let points: Vec<_> = scraped.clone().filter_map(|s| s.at(round)).collect();
+            let targets = scraped.count();
             ts_col.push(points.iter().map(|p| p.timestamp_ms).max());
-            up_col.push(if node.sources.is_empty() {
-                0.0
-            } else {
-                points.len() as f64 / node.sources.len() as f64
-            });
+            up_col.push(if targets == 0 { 0.0 } else { points.len() as f64 / targets as f64 });
             for (f, column) in base.iter().zip(values.iter_mut()) {
                 let sources = match f.scope {
                     Scope::Node => &node.sources,

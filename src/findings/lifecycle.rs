@@ -223,6 +223,7 @@ mod tests {
                 evidence: vec![],
                 action: String::new(),
                 docs_url: String::new(),
+                advises: vec![],
             },
             for_: Duration::from_secs(for_s),
             keep_firing_for: Duration::from_secs(keep_s),

@@ -5,6 +5,7 @@
 //! problem keeps the same fingerprint across runs, restarts and hosts: sinks use it as the
 //! PagerDuty `dedup_key` and the Alertmanager identity, and users snooze by it.
 
+pub mod conflicts;
 pub mod lifecycle;
 
 use crate::System;
@@ -164,6 +165,9 @@ pub struct Finding {
     pub action: String,
     /// Where to read more.
     pub docs_url: String,
+    /// Settings its action changes and which way (used to drop contradictory advice).
+    #[serde(default)]
+    pub advises: Vec<conflicts::Advice>,
 }
 
 /// The stable fingerprint of a finding: 16 hex digits of FNV-1a over its identity.

@@ -91,7 +91,11 @@ fn answer(sim: &Simulator, t: &Target) -> Option<Raw> {
             bodies
         }
         // Capacity reads the exporters; Jolokia carries the same JMX values.
-        TargetKind::Prometheus | TargetKind::ElasticsearchExporter | TargetKind::Jolokia => {
+        // Configuration files are read from disk, never from the simulator.
+        TargetKind::Prometheus
+        | TargetKind::ElasticsearchExporter
+        | TargetKind::Jolokia
+        | TargetKind::ConfigFiles => {
             return None;
         }
     };

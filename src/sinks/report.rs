@@ -37,6 +37,9 @@ pub struct Report {
     /// Capacity forecasts, plotted by the HTML report (not part of the JSON contract).
     #[serde(skip)]
     pub charts: Vec<crate::analyzers::capacity::Chart>,
+    /// Findings left out because a more urgent finding advises the opposite change to the
+    /// same setting, each with the kept check and the reason.
+    pub set_aside: Vec<crate::findings::conflicts::SetAside>,
 }
 
 /// A finding a snooze hid: enough to find it again and to know when it comes back.
@@ -165,6 +168,20 @@ impl Report {
             }
             out.push('\n');
         }
+        if !self.set_aside.is_empty() {
+            let _ = writeln!(out, "Set aside as contradictory ({}):", self.set_aside.len());
+            for s in &self.set_aside {
+                let _ = writeln!(
+                    out,
+                    "  {} {} {}: {}",
+                    s.id,
+                    s.cluster,
+                    s.node.as_deref().unwrap_or("cluster-wide"),
+                    s.reason
+                );
+            }
+            out.push('\n');
+        }
         self.problems(&mut out, "Targets with errors:", "  ");
         out
     }
@@ -233,6 +250,20 @@ impl Report {
                     f.action,
                     f.docs_url,
                     f.fingerprint
+                );
+            }
+            out.push('\n');
+        }
+        if !self.set_aside.is_empty() {
+            let _ = writeln!(out, "## Set aside as contradictory\n");
+            for s in &self.set_aside {
+                let _ = writeln!(
+                    out,
+                    "- `{}` ({}, {}): {}",
+                    s.id,
+                    s.cluster,
+                    s.node.as_deref().unwrap_or("cluster-wide"),
+                    s.reason
                 );
             }
             out.push('\n');

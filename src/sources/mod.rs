@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod bundle;
+pub mod config_files;
 pub mod elasticsearch;
 pub mod exposition;
 pub mod jolokia;
@@ -39,6 +40,8 @@ pub enum TargetKind {
     ElasticsearchExporter,
     /// A Jolokia agent in a Cassandra or Kafka node's JVM (bulk read POST).
     Jolokia,
+    /// A node's configuration files and host facts, read from disk (never scraped).
+    ConfigFiles,
 }
 
 /// One endpoint to scrape.

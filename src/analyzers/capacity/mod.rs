@@ -399,6 +399,7 @@ fn node_finding(
         ],
         action,
         docs_url: limit.docs_url.to_string(),
+        advises: Vec::new(),
     }
 }
 
@@ -491,6 +492,7 @@ fn node_count_findings(all: &[Fitted], config: &BTreeMap<String, CapacityConfig>
             }],
             action: format!("Add {add} {what}{} before {}.", if add == 1 { "" } else { "s" }, date(crossing)),
             docs_url: "https://github.com/linkedin/cruise-control/wiki/Configurations".into(),
+            advises: Vec::new(),
         });
     }
     out

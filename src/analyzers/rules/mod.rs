@@ -9,11 +9,13 @@
 pub mod expr;
 pub mod template;
 pub mod unittest;
+pub mod unrunnable;
 
 use crate::System;
 use crate::config::parse_duration;
 use crate::features::FeatureFrame;
 use crate::features::catalog::Catalog;
+use crate::findings::conflicts::Advice;
 use crate::findings::{Category, Evidence, Impact, Severity};
 use expr::Ast;
 use polars::prelude::{DataType, Expr, IntoLazy, col};
@@ -86,7 +88,19 @@ struct RawRule {
     scope: RuleScope,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+    #[serde(default)]
+    advises: RawAdvises,
     annotations: RawAnnotations,
+}
+
+/// `advises: {setting: heap, direction: up}` or a list of those.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum RawAdvises {
+    #[default]
+    None,
+    One(Advice),
+    Many(Vec<Advice>),
 }
 
 #[derive(Deserialize)]
@@ -127,6 +141,8 @@ pub struct Rule {
     pub scope: RuleScope,
     /// Extra labels (e.g. `anchor: CAS-006`).
     pub labels: BTreeMap<String, String>,
+    /// Settings its action changes and which way (`advises:`).
+    pub advises: Vec<Advice>,
     /// `symptom` template.
     pub symptom: Vec<Part>,
     /// `cause` template (empty when the rule names none).
@@ -228,6 +244,7 @@ impl RuleSet {
 fn is_yaml(p: &Path) -> bool {
     matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
         && !p.to_string_lossy().ends_with(".test.yaml")
+        && p.file_name().is_none_or(|n| n != unrunnable::FILE_NAME)
 }
 
 /// Parses one rule file's text; every problem in it is returned.
@@ -309,6 +326,11 @@ pub fn parse_file(file: &Path, text: &str, catalog: &Catalog) -> Result<Vec<Rule
                     },
                     scope: r.scope,
                     labels: r.labels.clone(),
+                    advises: match &r.advises {
+                        RawAdvises::None => Vec::new(),
+                        RawAdvises::One(a) => vec![a.clone()],
+                        RawAdvises::Many(v) => v.clone(),
+                    },
                     file: file.to_path_buf(),
                     line,
                 })
@@ -477,6 +499,7 @@ pub const BUILTIN_PACKS: &[(&str, &str)] = &[
     ("rules/kafka.yaml", include_str!("../../../rules/kafka.yaml")),
     ("rules/elasticsearch.yaml", include_str!("../../../rules/elasticsearch.yaml")),
     ("rules/host.yaml", include_str!("../../../rules/host.yaml")),
+    ("rules/config.yaml", include_str!("../../../rules/config.yaml")),
 ];
 
 impl RuleSet {

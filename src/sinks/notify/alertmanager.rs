@@ -213,6 +213,7 @@ mod tests {
             evidence: vec![],
             action: "add nodes".into(),
             docs_url: String::new(),
+            advises: Vec::new(),
         }
     }
 

@@ -887,6 +887,7 @@ mod tests {
             evidence: vec![],
             action: String::new(),
             docs_url: String::new(),
+            advises: Vec::new(),
         };
         n.on_cycle(1_000, &[f], &[]).unwrap();
         let text = n.metrics_text().unwrap();

@@ -184,6 +184,7 @@ mod tests {
             evidence: vec![],
             action,
             docs_url: String::new(),
+            advises: Vec::new(),
         }
     }
 

@@ -83,6 +83,7 @@ mod tests {
             evidence: vec![],
             action: String::new(),
             docs_url: String::new(),
+            advises: Vec::new(),
         }
     }
 

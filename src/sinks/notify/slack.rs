@@ -203,6 +203,7 @@ mod tests {
                 .collect(),
             action: "set concurrent_compactors to 4".into(),
             docs_url: "https://example.com/x".into(),
+            advises: Vec::new(),
         }
     }
 
