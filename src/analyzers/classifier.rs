@@ -178,6 +178,7 @@ fn classify_frame(frame: &FeatureFrame, model: &Model, book: &ClassBook) -> Vec<
             evidence,
             action: info.iter().map(|i| i.action.as_str()).collect::<Vec<_>>().join(" "),
             docs_url: info.first().map(|i| i.docs_url.clone()).unwrap_or_default(),
+            advises: Vec::new(),
         };
         if whole_cluster {
             let key = (cluster, label.clone());

@@ -389,6 +389,7 @@ fn inprocess_config(sim: &Simulator) -> Config {
                             .flatten(),
                         node_exporter: url(&format!("{}/node", n.name)),
                         jolokia: None,
+                        config_files: None,
                     })
                     .collect(),
                 file_sd: Vec::new(),
@@ -396,6 +397,7 @@ fn inprocess_config(sim: &Simulator) -> Config {
                 thresholds: Default::default(),
                 tls: None,
                 capacity: Default::default(),
+                config_files: None,
             }
         })
         .collect();
@@ -440,7 +442,8 @@ fn scrape(sim: &Simulator, targets: &[sources::Target]) -> Vec<Result<Raw, Strin
                 }
                 TargetKind::Prometheus
                 | TargetKind::ElasticsearchExporter
-                | TargetKind::Jolokia => Err("not simulated in-process".to_owned()),
+                | TargetKind::Jolokia
+                | TargetKind::ConfigFiles => Err("not simulated in-process".to_owned()),
             }
         })
         .collect()

@@ -88,6 +88,7 @@ fn kind_str(k: TargetKind) -> &'static str {
         TargetKind::Prometheus => "prometheus",
         TargetKind::ElasticsearchExporter => "elasticsearch_exporter",
         TargetKind::Jolokia => "jolokia",
+        TargetKind::ConfigFiles => "config_files",
     }
 }
 

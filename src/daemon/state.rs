@@ -258,6 +258,7 @@ mod tests {
                 evidence: vec![],
                 action: String::new(),
                 docs_url: String::new(),
+                advises: vec![],
             },
             for_: Duration::from_secs(60),
             keep_firing_for: Duration::ZERO,
