@@ -39,8 +39,21 @@ pub fn predict(
         let v: Vec<Option<f64>> = values.iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
         cols.push(Column::new(name.as_str().into(), v));
     }
+    // Features the catalogue gained after the dataset was made are absent, as on a node
+    // that does not export them: null columns, so rules that mention them still compile.
+    let missing: Vec<&str> = crate::features::catalog::Catalog::builtin()
+        .columns(system)
+        .filter(|c| !d.features.iter().any(|f| f == c))
+        .collect();
+    for name in missing {
+        cols.push(Column::new(name.into(), vec![None::<f64>; d.len()]));
+    }
     let frame = FeatureFrame { system, df: DataFrame::new_infer_height(cols)? };
-    let matches = rules::evaluate(rules, &frame)?;
+    // Only rules that map to a class can vote; the others may read features the dataset
+    // predates (configuration facts), so they are not evaluated at all.
+    let rules: Vec<Rule> =
+        rules.iter().filter(|r| book.classes_of_rule(&r.id).next().is_some()).cloned().collect();
+    let matches = rules::evaluate(&rules, &frame)?;
     let mut per_row: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     let mut per_cluster: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for m in matches {

@@ -1,7 +1,7 @@
 //! Annotation templates: `{{ expr }}` and `{{ expr | format }}` inside rule text.
 //!
 //! A placeholder is any expression of the rule language, so an action can compute its
-//! concrete value from the node's own facts: `set -Xmx to {{ recommended_heap_bytes | bytes }}`.
+//! concrete value from the node's own facts: `set -Xmx to {{ heap_target_bytes | bytes }}`.
 //! `{{ node }}` and `{{ cluster }}` insert the row's names.
 
 use super::expr::{self, Ast};
