@@ -20,6 +20,10 @@ use crate::findings::{Category, Evidence, Finding, Impact, Severity, fingerprint
 pub const CONFIDENT: f64 = 0.8;
 /// Probability below which nothing is reported.
 pub const REPORTED: f64 = 0.5;
+/// Share of the model's inputs a row must carry to be judged. A node that exports little of
+/// what the model learned from (another exporter, a partial scrape) lies outside its training
+/// data, where a forest can be confidently wrong: the classifier abstains, the rules still run.
+pub const MIN_PRESENT: f64 = 0.5;
 
 /// The id of a classifier finding for a label (`classifier_a` or `classifier_a_and_b`).
 pub fn finding_id(label: &str) -> String {
@@ -127,6 +131,10 @@ fn classify_frame(frame: &FeatureFrame, model: &Model, book: &ClassBook) -> Vec<
     #[allow(clippy::needless_range_loop)]
     for i in 0..frame.height() {
         let row = |f: usize| cols[f][i];
+        let present = cols.iter().filter(|c| !c[i].is_nan()).count();
+        if (present as f64) < MIN_PRESENT * cols.len() as f64 {
+            continue;
+        }
         let p = model.predict_proba(&row);
         let c = argmax(&p);
         let label = &model.classes[c];
