@@ -5,7 +5,7 @@
 //! API, as exporters' landing pages do. Every dynamic string is HTML-escaped.
 
 use super::{FindingView, TargetView};
-use crate::logging::rfc3339_ms;
+use crate::clock::rfc3339_ms;
 use std::fmt::Write;
 
 fn esc(s: &str) -> String {

@@ -139,20 +139,7 @@ pub(crate) fn queue_len(rho: f64, scale: f64) -> f64 {
     scale * r * r / (1.0 - r)
 }
 
-/// The civil date (year, month, day) of a Unix time in milliseconds.
-pub(crate) fn civil_date(t_ms: i64) -> (i64, u32, u32) {
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = t_ms.div_euclid(DAY_MS) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+pub(crate) use crate::clock::civil_date;
 
 /// Renders a byte count the way Elasticsearch's human-readable fields do (`36.4mb`, `208b`).
 pub(crate) fn human_bytes(bytes: f64) -> String {

@@ -267,20 +267,7 @@ fn crossing(path: &[Prediction], threshold: f64) -> Option<(i64, i64, Option<i64
     Some((mid, early, late))
 }
 
-/// `2026-01-10`.
-pub fn date(t_ms: i64) -> String {
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = t_ms.div_euclid(DAY_MS) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
+pub use crate::clock::date;
 
 fn days(ms: i64) -> f64 {
     ms as f64 / DAY_MS as f64

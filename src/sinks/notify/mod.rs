@@ -412,29 +412,8 @@ pub(crate) async fn send(req: reqwest::RequestBuilder) -> (Outcome, String) {
     }
 }
 
-/// RFC 3339 UTC with milliseconds, e.g. `2026-11-22T05:50:18.000Z`.
-pub(crate) fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
-}
+/// RFC 3339 UTC with milliseconds, as every sink's API wants its times.
+pub(crate) use crate::clock::rfc3339_ms as rfc3339;
 
 /// Truncates to at most `max` characters (not bytes), ending with `…` when cut.
 pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
