@@ -234,6 +234,13 @@ pub struct DaemonArgs {
     /// Directory of the state database (finding lifecycle and history).
     #[arg(long = "storage.path", default_value = "./data")]
     pub storage_path: PathBuf,
+    /// Classifiers: `forest` (default) or `tree` models, or `off` for rules alone.
+    #[arg(long, value_enum, default_value = "forest")]
+    pub classifier: ClassifierChoice,
+    /// Read models from `DIR/<system>/<classifier>/model.json` instead of the shipped ones;
+    /// re-read on reload (a refused model never replaces a running one).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
 }
 
 /// `capture` options.
@@ -612,6 +619,7 @@ async fn daemon(args: DaemonArgs) -> Result<u8> {
         listen_address: args.listen_address.clone(),
         storage_path: args.storage_path.clone(),
         bearer_token: bearer_token(args.bearer_token_file.as_ref())?,
+        models: model_source(args.classifier, args.models.clone()),
     };
     // The simulator must outlive the daemon: keep it bound here.
     let (source, _server) = match &args.config {
@@ -864,16 +872,20 @@ async fn simulate(args: SimulateArgs) -> Result<u8> {
 
 /// The classifiers `advise` was asked for.
 fn classifiers(args: &AdviseArgs) -> Classifiers {
-    let algo = match args.classifier {
-        ClassifierChoice::Off => return Classifiers::none(),
-        ClassifierChoice::Forest => Algo::Forest,
-        ClassifierChoice::Tree => Algo::Tree,
+    model_source(args.classifier, args.models.clone()).load()
+}
+
+/// `--classifier` and `--models`, as `advise` and the daemon read them.
+fn model_source(
+    choice: ClassifierChoice,
+    dir: Option<PathBuf>,
+) -> crate::daemon::models::ModelSource {
+    let algo = match choice {
+        ClassifierChoice::Off => None,
+        ClassifierChoice::Forest => Some(Algo::Forest),
+        ClassifierChoice::Tree => Some(Algo::Tree),
     };
-    match &args.models {
-        Some(dir) => Classifiers::load_dir(dir, algo, Catalog::builtin()),
-        None if algo == Algo::Forest => crate::classify::store::shipped().clone(),
-        None => Classifiers::load_dir(std::path::Path::new("models"), algo, Catalog::builtin()),
-    }
+    crate::daemon::models::ModelSource { algo, dir }
 }
 
 /// A one-line progress indicator on stderr (only on a terminal, so logs stay clean).

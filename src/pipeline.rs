@@ -181,12 +181,13 @@ async fn evaluate(
 ) -> Result<(Vec<Finding>, Vec<features::RoundFrames>)> {
     tokio::task::spawn_blocking(move || -> Result<(Vec<Finding>, Vec<features::RoundFrames>)> {
         let rounds = features::extract(&snapshot, Catalog::builtin(), MAX_WINDOW_MS)?;
-        let mut firing = analyzers::analyze(&rounds, &rules)?.firing;
-        // Classifiers judge the whole window at once: the features of the last round.
-        if let (Some(last), false) = (rounds.last(), classifiers.models.is_empty()) {
-            let book = ClassBook::builtin().map_err(Error::Internal)?;
-            firing.extend(analyzers::classifier::classify(last, &classifiers, &book));
-        }
+        let book = if classifiers.models.is_empty() {
+            None
+        } else {
+            Some(ClassBook::builtin().map_err(Error::Internal)?)
+        };
+        let judges = book.as_ref().map(|b| (&classifiers, b));
+        let firing = analyzers::analyze_with(&rounds, &rules, judges)?.firing;
         Ok((firing, rounds))
     })
     .await

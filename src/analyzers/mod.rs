@@ -2,11 +2,18 @@
 //!
 //! The rules engine runs over the frame of every round in order, and the lifecycle keeps
 //! what has held for each rule's `for`; what is firing after the last round is the advice.
+//!
+//! [`evaluate_round_with`] is the one judgement of one round that `advise` and the daemon
+//! share: rules, then the classifiers. `advise` replays it over every round it holds with a
+//! throw-away [`Lifecycle`] ([`analyze_with`]); the daemon calls it once per cycle and keeps
+//! its lifecycle in SQLite. Neither has its own copy of what is evaluated.
 
 pub mod capacity;
 pub mod classifier;
 pub mod rules;
 
+use crate::classify::classes::ClassBook;
+use crate::classify::store::Classifiers;
 use crate::features::RoundFrames;
 use crate::findings::lifecycle::{Active, Lifecycle, State};
 use crate::findings::{Finding, fingerprint};
@@ -29,9 +36,24 @@ pub fn analyze(
     rounds: &[RoundFrames],
     rules: &[Rule],
 ) -> Result<Analysis, polars::prelude::PolarsError> {
+    analyze_with(rounds, rules, None)
+}
+
+/// [`analyze`], with classifiers judging the last round (they read a whole window's
+/// features at once, so earlier rounds would only repeat the question on less data).
+///
+/// # Errors
+/// As [`analyze`].
+pub fn analyze_with(
+    rounds: &[RoundFrames],
+    rules: &[Rule],
+    classifiers: Option<(&Classifiers, &ClassBook)>,
+) -> Result<Analysis, polars::prelude::PolarsError> {
     let mut lifecycle = Lifecycle::default();
-    for frames in rounds {
-        let (now_ms, active) = evaluate_round(frames, rules)?;
+    let last = rounds.len().saturating_sub(1);
+    for (i, frames) in rounds.iter().enumerate() {
+        let judges = if i == last { classifiers } else { None };
+        let (now_ms, active) = evaluate_round_with(frames, rules, judges)?;
         if let Some(now_ms) = now_ms {
             lifecycle.observe(now_ms, active);
         }
@@ -40,6 +62,30 @@ pub fn analyze(
         firing: lifecycle.in_state(State::Firing),
         pending: lifecycle.in_state(State::Pending),
     })
+}
+
+/// Everything judged over one round: the rules' findings ([`evaluate_round`]), then each
+/// classifier's. A classifier finding has no `for` (the model already read the window's
+/// rates and trends) and no `keep_firing_for`: it fires while the model says so.
+///
+/// # Errors
+/// As [`analyze`].
+pub fn evaluate_round_with(
+    frames: &RoundFrames,
+    rules: &[Rule],
+    classifiers: Option<(&Classifiers, &ClassBook)>,
+) -> Result<(Option<i64>, Vec<Active>), polars::prelude::PolarsError> {
+    let (now_ms, mut active) = evaluate_round(frames, rules)?;
+    if let Some((classifiers, book)) = classifiers.filter(|(c, _)| !c.models.is_empty()) {
+        active.extend(classifier::classify(frames, classifiers, book).into_iter().map(|finding| {
+            Active {
+                finding,
+                for_: std::time::Duration::ZERO,
+                keep_firing_for: std::time::Duration::ZERO,
+            }
+        }));
+    }
+    Ok((now_ms, active))
 }
 
 /// Evaluates `rules` over the frames of one round: the findings whose condition holds, and

@@ -77,6 +77,8 @@ pub struct SelfMetrics {
     pub reload_success_s: f64,
     /// Failed state-store writes since start.
     pub store_errors_total: u64,
+    /// Classifier models in use, as (system, algo).
+    pub models: Vec<(&'static str, &'static str)>,
 }
 
 fn kind_str(k: TargetKind) -> &'static str {
@@ -203,6 +205,16 @@ impl SelfMetrics {
             header(&mut o, name, kind, help);
             let _ = writeln!(o, "{name} {v}");
         }
+        header(
+            &mut o,
+            "opsadvisor_classifier_model",
+            "gauge",
+            "1 for each classifier model in use (a system without one is judged by rules alone).",
+        );
+        for (system, algo) in &self.models {
+            let _ =
+                writeln!(o, "opsadvisor_classifier_model{{system=\"{system}\",algo=\"{algo}\"}} 1");
+        }
         header(&mut o, "opsadvisor_cycles_total", "counter", "Completed cycles since start.");
         let _ = writeln!(o, "opsadvisor_cycles_total {}", self.cycles_total);
         process(&mut o);
@@ -263,6 +275,7 @@ mod tests {
         });
         m.scrape_errors.insert(("a\"b".into(), "n1".into(), "timeout"), 2);
         m.findings.insert(("firing", "critical", "kafka"), 3);
+        m.models.push(("kafka", "forest"));
         let text = m.render();
         let parsed = crate::sources::exposition::parse(
             text.as_bytes(),

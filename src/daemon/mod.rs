@@ -1,18 +1,26 @@
-//! The sidecar daemon: scrape every interval, evaluate the rules over a rolling window, drive
-//! each finding's lifecycle, persist it, serve it over HTTP, and publish every cycle's outcome
-//! for the notifier.
+//! The sidecar daemon: scrape every interval, evaluate what `advise` evaluates over a rolling
+//! window, drive each finding's lifecycle, persist it, serve it over HTTP, and publish every
+//! cycle's outcome for the notifier.
 //!
 //! ```text
-//!            ┌──────────── one cycle, every scrape.interval ────────────┐
-//! targets ──►│ fetch (concurrent, per-target timeout) → parse → window  │
-//!            │ → features (last round) → rules → lifecycle → state.db   │──► CycleOutcome
-//!            └──────────────────────────────────────────────────────────┘     (subscribe())
-//!                  ▲ SIGHUP, POST /-/reload, file_sd change: reload
+//!               ┌──────────── one cycle, every scrape.interval ──────────────────┐
+//! targets ─────►│ fetch (concurrent, per-target timeout) → parse → + facts →     │
+//!               │ window → features (last round) → rules + classifiers ─┐        │
+//! Prometheus ──►│ query_range when its step moved → rules + classifiers │        │
+//!               │   (+ capacity over ≥ 1 day of history) ───────────────┴──►     │
+//!               │ lifecycle → state.db                                           │──► CycleOutcome
+//!               └────────────────────────────────────────────────────────────────┘   (subscribe())
+//!                  ▲ SIGHUP, POST /-/reload, file_sd change: reload config, rules, models
 //! ```
 //!
+//! What is judged is what `advise` judges, through the same function
+//! ([`crate::analyzers::evaluate_round_with`]): only the bookkeeping differs (the daemon's
+//! lifecycle persists, and each source is read at its own pace).
+//!
 //! Files: [`window`] (bounded rolling window), [`state`] (SQLite store), [`http`] (axum API),
-//! [`metrics`] (own metrics), [`page`] (HTML landing page). The loop and [`CycleOutcome`]
-//! live here.
+//! [`metrics`] (own metrics), [`page`] (HTML landing page), [`facts`] (config files and host
+//! facts), [`prometheus`] (clusters read through Prometheus), [`models`] (classifiers and
+//! their reload). The loop and [`CycleOutcome`] live here.
 //!
 //! Design choices, and why:
 //! - One task owns all mutable state (config, rules, window, lifecycle); HTTP handlers read a
@@ -23,13 +31,18 @@
 //! - A reload that fails (bad YAML, a rule file that does not compile, an unknown check id)
 //!   keeps the running config and rules, and sets `opsadvisor_config_last_reload_successful 0`.
 
+pub mod facts;
 pub mod http;
 pub mod metrics;
+pub mod models;
 pub mod page;
+pub mod prometheus;
 pub mod state;
 pub mod window;
 
 use crate::analyzers::{self, rules::Rule};
+use crate::classify::classes::ClassBook;
+use crate::classify::store::Classifiers;
 use crate::config::Config;
 use crate::features::{self, catalog::Catalog};
 use crate::findings::Finding;
@@ -84,6 +97,8 @@ pub struct DaemonOptions {
     pub storage_path: PathBuf,
     /// The API bearer token (from `--web.bearer-token-file` or `OPSADVISOR_WEB_TOKEN`).
     pub bearer_token: Option<String>,
+    /// `--classifier` and `--models`: the classifiers, re-read on reload.
+    pub models: models::ModelSource,
 }
 
 /// One tracked finding as the API and the page show it.
@@ -206,6 +221,10 @@ pub struct Daemon {
     source: ConfigSource,
     config: Config,
     rules: Vec<Rule>,
+    classifiers: Classifiers,
+    book: Option<ClassBook>,
+    facts: facts::FactsCache,
+    prometheus: prometheus::PrometheusClusters,
     lifecycle: Lifecycle,
     window: window::Window,
     client: reqwest::Client,
@@ -261,11 +280,13 @@ impl Daemon {
             tracing::info!(findings = saved.len(), "Resuming saved finding states.");
         }
         let lifecycle = Lifecycle::restore(saved);
-        if config.clusters.iter().any(|c| c.prometheus.is_some()) {
-            tracing::warn!(
-                "Clusters read through `prometheus:` are not evaluated by the daemon yet; use `advise` for them."
-            );
+        let classifiers = options.models.load();
+        for r in &classifiers.refused {
+            tracing::error!(error = %r, "Classifier model refused.");
         }
+        let book = load_book(&classifiers);
+        let mut facts = facts::FactsCache::default();
+        facts.refresh(&config, true);
         let client = sources::http_client(config.timeout())?;
         let (reload_tx, reload_rx) = mpsc::channel(4);
         let shared = Arc::new(Shared {
@@ -279,6 +300,7 @@ impl Daemon {
             reload_ok: true,
             reload_success_s: unix_s(crate::clock::now_ms()),
             rules: rules.len(),
+            models: model_names(&classifiers),
             ..SelfMetrics::default()
         };
         let mut daemon = Daemon {
@@ -292,6 +314,10 @@ impl Daemon {
             source,
             config,
             rules,
+            classifiers,
+            book,
+            facts,
+            prometheus: prometheus::PrometheusClusters::default(),
             lifecycle,
             client,
             shared,
@@ -411,8 +437,26 @@ impl Daemon {
         tracing::info!("Shutting down: the last cycle finished and its state is saved.");
     }
 
-    /// Reloads config and rules; keeps the running ones if the new ones are invalid.
+    /// Reloads config, rules and models; keeps the running config and rules if the new ones
+    /// are invalid, and each system's running model if its new one is refused.
     fn reload(&mut self, why: &str) -> std::result::Result<(), String> {
+        let models = self.reload_models();
+        self.reload_config(why)?;
+        models.map_err(|e| self.reload_failed(&e))
+    }
+
+    /// Re-reads the classifiers (see [`models`]): the merged set is applied either way.
+    fn reload_models(&mut self) -> std::result::Result<(), String> {
+        let (classifiers, verdict) = self.options.models.reload(&self.classifiers);
+        if self.book.is_none() {
+            self.book = load_book(&classifiers);
+        }
+        self.metrics.models = model_names(&classifiers);
+        self.classifiers = classifiers;
+        verdict
+    }
+
+    fn reload_config(&mut self, why: &str) -> std::result::Result<(), String> {
         match load(&self.source) {
             Ok(Loaded { config, rules }) => {
                 if config.timeout() != self.config.timeout() {
@@ -424,6 +468,8 @@ impl Daemon {
                 self.window.set_max_rounds(max_rounds(config.interval()));
                 self.sd_stamp = sd_stamp(&config, &self.source);
                 self.metrics.rules = rules.len();
+                self.facts.refresh(&config, true);
+                self.prometheus.retain(&config);
                 self.config = config;
                 self.rules = rules;
                 self.metrics.reload_ok = true;
@@ -458,21 +504,42 @@ impl Daemon {
     pub async fn cycle(&mut self) -> Option<Arc<CycleOutcome>> {
         let started = Instant::now();
         self.rediscover();
+        self.facts.refresh(&self.config, false);
         let targets = sources::targets(&self.config);
         let max_body = self.config.scrape.max_body_bytes;
         let client = &self.client;
-        let fetched = futures::future::join_all(targets.iter().map(|t| async move {
+        let scrapes = futures::future::join_all(targets.iter().map(|t| async move {
             let t0 = Instant::now();
             let r = sources::fetch_raw(client, t, max_body).await;
             (r, t0.elapsed())
-        }))
-        .await;
+        }));
+        let asked_ms = crate::clock::now_ms();
+        let history = async {
+            let t0 = Instant::now();
+            let r = prometheus::query(&self.prometheus, &self.config, client, asked_ms).await;
+            (r, t0.elapsed())
+        };
+        let (fetched, (answered, query_time)) = futures::join!(scrapes, history);
         let at_ms = crate::clock::now_ms();
+        if let Some((due, snapshots, health)) = answered {
+            self.prometheus.last_query_duration = query_time;
+            self.absorb_prometheus(&due, asked_ms, snapshots, health);
+        }
         let (raws, durations): (Vec<_>, Vec<_>) =
             fetched.into_iter().map(|(r, d)| (vec![r], d)).unzip();
-        let (snapshot, health) = self.assemble(targets, raws);
+        let (snapshot, mut health) = self.assemble(targets, raws);
         self.window.push(snapshot, at_ms);
 
+        // Prometheus and config-file targets are listed after the scraped ones.
+        let mut durations = durations;
+        for h in self.prometheus.health() {
+            health.push(h.clone());
+            durations.push(self.prometheus.last_query_duration);
+        }
+        for h in self.facts.health() {
+            health.push(h.clone());
+            durations.push(Duration::ZERO);
+        }
         let mut targets = Vec::with_capacity(health.len());
         self.metrics.targets.clear();
         for (h, d) in health.into_iter().zip(durations) {
@@ -552,6 +619,7 @@ impl Daemon {
             };
             let (mut part, h) = sources::assemble_rounds(&one, &rounds);
             drop(rounds);
+            self.facts.attach(&mut part);
             self.window.filter_round(&mut part);
             snapshot.clusters.append(&mut part.clusters);
             health.extend(h);
@@ -559,11 +627,35 @@ impl Daemon {
         (snapshot, health)
     }
 
-    /// Features of the newest round, rules, lifecycle, store. CPU-bound: runs on this worker
-    /// thread with `block_in_place` so the runtime moves other tasks (HTTP) elsewhere.
+    /// Judges Prometheus answers (see [`prometheus`]). CPU-bound, like [`Daemon::evaluate`].
+    fn absorb_prometheus(
+        &mut self,
+        due: &Config,
+        now_ms: i64,
+        snapshots: Vec<crate::snapshot::Snapshot>,
+        health: Vec<sources::TargetHealth>,
+    ) {
+        let judges = prometheus::Judges {
+            rules: &self.rules,
+            classifiers: self.book.as_ref().map(|b| (&self.classifiers, b)),
+        };
+        let facts = &self.facts;
+        let clusters = &mut self.prometheus;
+        let result = off_the_runtime(|| {
+            clusters.absorb(due, now_ms, snapshots, health, &judges, |s| facts.attach(s))
+        });
+        if let Err(e) = result {
+            tracing::error!(error = %e, "Judging a Prometheus history failed; its last judgement stands.");
+        }
+    }
+
+    /// Features of the newest round, rules and classifiers (plus the Prometheus-read clusters'
+    /// last judgement), lifecycle, store. CPU-bound: runs on this worker thread with
+    /// `block_in_place` so the runtime moves other tasks (HTTP) elsewhere.
     fn evaluate(&mut self, at_ms: i64) -> Option<Arc<CycleOutcome>> {
         let t0 = Instant::now();
         let last = self.window.snapshot().rounds - 1;
+        let judges = self.book.as_ref().map(|b| (&self.classifiers, b));
         let work = || -> Result<(Option<i64>, Vec<crate::findings::lifecycle::Active>)> {
             let frames = features::extract_round(
                 self.window.snapshot(),
@@ -571,12 +663,12 @@ impl Daemon {
                 last,
                 MAX_WINDOW_MS,
             )?;
-            Ok(analyzers::evaluate_round(&frames, &self.rules)?)
+            Ok(analyzers::evaluate_round_with(&frames, &self.rules, judges)?)
         };
-        let evaluated = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-            _ => work(),
-        };
+        let evaluated = off_the_runtime(work).map(|(data_ms, mut active)| {
+            active.extend(self.prometheus.active().cloned());
+            (data_ms, active)
+        });
         let (data_ms, active) = match evaluated {
             Ok(x) => x,
             Err(e) => {
@@ -697,6 +789,34 @@ impl Daemon {
             ready: self.ready,
         });
     }
+}
+
+/// Runs CPU-bound `work` with `block_in_place` on a multi-threaded runtime, so the runtime
+/// moves other tasks (HTTP) elsewhere; directly otherwise.
+fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
+/// The class book the classifiers' findings are worded from; without it (a broken build)
+/// the classifiers are not run, and the rules still are.
+fn load_book(classifiers: &Classifiers) -> Option<ClassBook> {
+    if classifiers.models.is_empty() {
+        return None;
+    }
+    match ClassBook::builtin() {
+        Ok(b) => Some(b),
+        Err(e) => {
+            tracing::error!(error = %e, "Classes unreadable; judging by rules alone.");
+            None
+        }
+    }
+}
+
+fn model_names(classifiers: &Classifiers) -> Vec<(&'static str, &'static str)> {
+    classifiers.models.iter().map(|m| (m.system.as_str(), m.algo.as_str())).collect()
 }
 
 fn log_transition(t: &Transition) {
