@@ -1,6 +1,6 @@
 //! The Prometheus HTTP API source against a real Prometheus (Debian's `prometheus`, started
 //! here on 127.0.0.1): Prometheus scrapes the simulator, and advise through its API finds
-//! what advise finds by scraping the same cluster directly. Skips when `prometheus` is not
+//! what advise finds by scraping the same cluster directly, and so does the daemon. Skips when `prometheus` is not
 //! installed (`.ci/run` installs it).
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
@@ -127,6 +127,37 @@ async fn advise_through_prometheus_matches_scraping_directly() {
         history.findings
     );
     assert_eq!(loud(&history), loud(&scraped));
+
+    // The daemon, given the same cluster through Prometheus, fires what advise reported:
+    // one query per step, the same judgement of the last step.
+    let storage = TempDir::new("prometheus-daemon");
+    let options = opsadvisor::daemon::DaemonOptions {
+        listen_address: "127.0.0.1:0".into(),
+        storage_path: storage.path().to_path_buf(),
+        bearer_token: None,
+        models: opsadvisor::daemon::models::ModelSource::default(),
+    };
+    let mut daemon = opsadvisor::daemon::Daemon::new(
+        opsadvisor::daemon::ConfigSource::Fixed(Box::new(via.clone())),
+        options,
+    )
+    .unwrap();
+    let mut fired = BTreeSet::new();
+    for _ in 0..20 {
+        if let Some(o) = daemon.cycle().await {
+            fired = o
+                .firing
+                .iter()
+                .filter(|f| f.severity >= Severity::Warning)
+                .map(|f| (f.id.clone(), f.node.clone()))
+                .collect();
+            if fired == loud(&history) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(fired, loud(&history), "the daemon fires what advise reports");
     drop(server);
 }
 

@@ -437,9 +437,13 @@ impl Daemon {
         tracing::info!("Shutting down: the last cycle finished and its state is saved.");
     }
 
-    /// Reloads config, rules and models; keeps the running config and rules if the new ones
-    /// are invalid, and each system's running model if its new one is refused.
-    fn reload(&mut self, why: &str) -> std::result::Result<(), String> {
+    /// Reloads config, rules and models, as SIGHUP and `POST /-/reload` do (`why` is logged);
+    /// keeps the running config and rules if the new ones are invalid, and each system's
+    /// running model if its new one is refused. Config files and host facts are read again.
+    ///
+    /// # Errors
+    /// What was invalid; the metric `opsadvisor_config_last_reload_successful` is then 0.
+    pub fn reload(&mut self, why: &str) -> std::result::Result<(), String> {
         let models = self.reload_models();
         self.reload_config(why)?;
         models.map_err(|e| self.reload_failed(&e))
