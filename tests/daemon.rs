@@ -4,7 +4,8 @@
 //! wait); the API's filters, envelope, history and targets; `/metrics` parses cleanly with
 //! our own parser; the bearer token guards the API but not the probes; a bad reload keeps
 //! the running config (HTTP and SIGHUP); file_sd changes are picked up without a restart;
-//! SIGTERM drains and exits 0; a bad config at start exits 78; secrets never reach the logs.
+//! SIGTERM drains and exits 0; a bad config at start exits 78; secrets never reach the logs;
+//! a refused model on reload keeps the running one; systemd hears READY, RELOADING, STOPPING.
 
 #![allow(clippy::unwrap_used)]
 
@@ -585,4 +586,67 @@ async fn json_logs_are_one_flat_object_per_line() {
     assert_eq!(fired["level"], "INFO");
     assert_eq!(fired["check"], "test_offline_partitions");
     assert_eq!(fired["cluster"], "kafka-a");
+}
+
+/// Reads one `sd_notify` datagram (15 s at most).
+#[cfg(unix)]
+fn notified(socket: &std::os::unix::net::UnixDatagram) -> String {
+    let mut buf = [0u8; 512];
+    let n = socket.recv(&mut buf).expect("no sd_notify message within 15 s");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_model_on_reload_keeps_the_running_one_and_systemd_hears_each_step() {
+    let url = common::serve_text(Box::leak(broker(0).into_boxed_str())).await;
+    let dir = TempDir::new("daemon-models");
+    let cfg = config(dir.path(), &url, "");
+    let models = dir.path().join("models");
+    let model = models.join("kafka/tree/model.json");
+    std::fs::create_dir_all(model.parent().unwrap()).unwrap();
+    let good = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/kafka/tree/model.json"
+    ))
+    .unwrap();
+    write(&model, &good);
+    let sock_path = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let d = spawn_with(
+        &cfg,
+        &dir.path().join("data"),
+        &[("NOTIFY_SOCKET", sock_path.to_str().unwrap())],
+        None,
+        &["--classifier", "tree", "--models", models.to_str().unwrap()],
+    );
+    let first = notified(&socket);
+    assert!(first.starts_with("READY=1"), "{first}");
+    d.ready().await;
+    let in_use = "opsadvisor_classifier_model{system=\"kafka\",algo=\"tree\"}";
+    assert_eq!(d.metric(in_use).await, Some(1.0));
+
+    // A model file cut short: the reload is refused for it, the running model stays.
+    write(&model, &good[..good.len() / 2]);
+    let (status, body) = d.post("/-/reload").await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("kafka/tree/model.json"), "{body}");
+    assert!(body.contains("keeping the running model for kafka"), "{body}");
+    assert_eq!((notified(&socket), notified(&socket)), ("RELOADING=1".into(), "READY=1".into()));
+    assert_eq!(d.metric(in_use).await, Some(1.0));
+    assert_eq!(d.metric("opsadvisor_config_last_reload_successful").await, Some(0.0));
+
+    // Fixed, and SIGHUP: the reload succeeds.
+    write(&model, &good);
+    d.signal("HUP");
+    assert_eq!((notified(&socket), notified(&socket)), ("RELOADING=1".into(), "READY=1".into()));
+    d.wait_for(10, async |d| {
+        (d.metric("opsadvisor_config_last_reload_successful").await == Some(1.0)).then_some(())
+    })
+    .await;
+    assert_eq!(d.metric(in_use).await, Some(1.0));
+    let (code, logs) = d.terminate().await;
+    assert_eq!(code, Some(0), "{logs}");
+    assert_eq!(notified(&socket), "STOPPING=1");
 }

@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod models;
 pub mod page;
 pub mod prometheus;
+pub mod sd_notify;
 pub mod state;
 pub mod window;
 
@@ -235,6 +236,7 @@ pub struct Daemon {
     metrics: SelfMetrics,
     sd_stamp: Vec<(PathBuf, Option<SystemTime>)>,
     ready: bool,
+    systemd: sd_notify::SdNotify,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -326,6 +328,7 @@ impl Daemon {
             shutdown_tx: watch::channel(false).0,
             metrics,
             ready: false,
+            systemd: sd_notify::SdNotify::from_env(),
         };
         daemon.publish(Vec::new());
         Ok(daemon)
@@ -398,6 +401,7 @@ impl Daemon {
         );
         spawn_signal_handler(self.shutdown_tx.clone(), self.shared.reload_tx.clone());
         self.run_loop().await;
+        self.systemd.send("STOPPING=1");
         let _ = self.shutdown_tx.send(true);
         if let Ok(store) = self.shared.store.lock() {
             store.checkpoint();
@@ -444,9 +448,12 @@ impl Daemon {
     /// # Errors
     /// What was invalid; the metric `opsadvisor_config_last_reload_successful` is then 0.
     pub fn reload(&mut self, why: &str) -> std::result::Result<(), String> {
+        self.systemd.send("RELOADING=1");
         let models = self.reload_models();
-        self.reload_config(why)?;
-        models.map_err(|e| self.reload_failed(&e))
+        let verdict =
+            self.reload_config(why).and_then(|()| models.map_err(|e| self.reload_failed(&e)));
+        self.systemd.send("READY=1");
+        verdict
     }
 
     /// Re-reads the classifiers (see [`models`]): the merged set is applied either way.
@@ -580,6 +587,9 @@ impl Daemon {
         self.metrics.window_samples = self.window.samples();
         self.metrics.cycles_total += 1;
         self.metrics.cycle_duration_s = started.elapsed().as_secs_f64();
+        if !self.ready {
+            self.systemd.send("READY=1\nSTATUS=Scraping and evaluating.");
+        }
         self.ready = true;
         self.publish(targets);
         if let Some(o) = &outcome {
