@@ -650,3 +650,26 @@ async fn a_refused_model_on_reload_keeps_the_running_one_and_systemd_hears_each_
     assert_eq!(code, Some(0), "{logs}");
     assert_eq!(notified(&socket), "STOPPING=1");
 }
+
+#[test]
+fn a_listen_address_in_use_exits_1_and_one_that_does_not_parse_exits_2() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = TempDir::new("daemon-bind");
+    let cfg = config(dir.path(), "http://127.0.0.1:9/metrics", "");
+    let run = |address: &str| {
+        Command::new(bin())
+            .args(["daemon", "--config"])
+            .arg(&cfg)
+            .arg("--storage.path")
+            .arg(dir.path().join("data"))
+            .args(["--web.listen-address", address])
+            .output()
+            .unwrap()
+    };
+    let out = run(&taken.local_addr().unwrap().to_string());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--web.listen-address 127.0.0.1:"), "{stderr}");
+    let out = run("no-port-here");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}

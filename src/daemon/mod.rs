@@ -383,11 +383,19 @@ impl Daemon {
     /// flushes the state store and returns. A second signal exits at once (code 143).
     ///
     /// # Errors
-    /// The listen address cannot be bound.
+    /// The listen address cannot be bound: taken, not ours, or not allowed is a runtime
+    /// failure ([`Error::Io`], exit 1, as contracts §2.6 asks; a supervisor may retry);
+    /// an address that does not parse or resolve is a usage error (exit 2).
     pub async fn run(mut self) -> Result<()> {
         let listener =
             tokio::net::TcpListener::bind(&self.options.listen_address).await.map_err(|e| {
-                Error::Usage(format!("--web.listen-address {}: {e}", self.options.listen_address))
+                let what = format!("--web.listen-address {}", self.options.listen_address);
+                match e.kind() {
+                    std::io::ErrorKind::AddrInUse
+                    | std::io::ErrorKind::AddrNotAvailable
+                    | std::io::ErrorKind::PermissionDenied => Error::Io { path: what, source: e },
+                    _ => Error::Usage(format!("{what}: {e}")),
+                }
             })?;
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         tracing::info!(address = %addr, storage = %self.options.storage_path.display(), "Listening.");
