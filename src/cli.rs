@@ -241,6 +241,15 @@ pub struct DaemonArgs {
     /// re-read on reload (a refused model never replaces a running one).
     #[arg(long)]
     pub models: Option<PathBuf>,
+    /// On SIGTERM, how long queued notifications may still be delivered before exiting
+    /// (what is left stays queued for the next start). Keep it under the supervisor's grace
+    /// period with room for the running cycle: the systemd unit allows 20 s, Kubernetes 30 s.
+    #[arg(long = "shutdown.flush-timeout", default_value = "15s", value_parser = parse_flag_duration)]
+    pub flush_timeout: std::time::Duration,
+}
+
+fn parse_flag_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
+    crate::config::parse_duration(s)
 }
 
 /// `capture` options.
@@ -646,22 +655,52 @@ async fn daemon(args: DaemonArgs) -> Result<u8> {
     daemon.add_metrics(move || metrics_source.metrics_text().unwrap_or_default());
     let mut outcomes = daemon.subscribe();
     let feeder = std::sync::Arc::clone(&notifier);
-    tokio::spawn(async move {
+    let feeding = tokio::spawn(async move {
         while let Some(o) = outcomes.recv().await {
             if let Err(e) = feeder.on_cycle(o.now_ms, &o.firing, &o.resolved) {
                 tracing::error!(error = %e, "Could not record this cycle's notifications.");
             }
         }
     });
-    let shutdown = daemon.shutdown_signal();
+    // Delivery outlives the daemon loop: it stops after the flush below.
+    let (stop_delivery, delivery_stop) = tokio::sync::watch::channel(false);
     let deliverer = std::sync::Arc::clone(&notifier);
-    let delivery = tokio::spawn(async move { deliverer.run(shutdown).await });
+    let delivery = tokio::spawn(async move { deliverer.run(delivery_stop).await });
     daemon.run().await?;
-    // Give in-flight deliveries a moment; what is left stays in the outbox for next start.
-    if tokio::time::timeout(std::time::Duration::from_secs(10), delivery).await.is_err() {
-        tracing::warn!("Notifications still in flight at exit stay queued for the next start.");
+    // The last cycles' outcomes are recorded (the channel closed with the loop), then what
+    // is queued is delivered for up to --shutdown.flush-timeout; the rest stays in the
+    // outbox for the next start.
+    let _ = feeding.await;
+    let flushed = flush(&notifier, args.flush_timeout).await;
+    let _ = stop_delivery.send(true);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), delivery).await;
+    if !flushed {
+        let left: u64 = notifier.stats().map_or(0, |s| s.iter().map(|s| s.pending).sum());
+        tracing::warn!(
+            pending = left,
+            "Notifications not delivered by the flush deadline stay queued for the next start."
+        );
     }
     Ok(0)
+}
+
+/// Waits until every sink's queue is empty or `timeout` passed; whether it emptied.
+async fn flush(notifier: &crate::sinks::notify::Notifier, timeout: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match notifier.stats() {
+            Ok(stats) if stats.iter().all(|s| s.pending == 0) => return true,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "Reading the outbox failed; not waiting for the flush.");
+                return false;
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 async fn capture(args: CaptureArgs) -> Result<u8> {

@@ -11,6 +11,8 @@
 //! PagerDuty holds this phase's triggers and resolves: the schedule follows what was
 //! delivered, not the clock, so a daemon that is down for a phase cannot skip it (a state
 //! no cycle ever saw cannot be notified, and that would test the schedule, not the outbox).
+//!
+//! Also: SIGTERM delivers what is queued (up to `--shutdown.flush-timeout`) before exiting.
 
 #![allow(clippy::unwrap_used)]
 
@@ -38,8 +40,8 @@ const BATCH: usize = 5;
 
 /// The binary under test, copied once: builds of other branches sharing a target directory
 /// may replace the original while the test runs.
-fn bin() -> std::path::PathBuf {
-    let copy = std::env::temp_dir().join(format!("opsadvisor-kill9-{}", std::process::id()));
+fn bin(test: &str) -> std::path::PathBuf {
+    let copy = std::env::temp_dir().join(format!("opsadvisor-{test}-{}", std::process::id()));
     std::fs::copy(env!("CARGO_BIN_EXE_opsadvisor"), &copy).unwrap();
     copy
 }
@@ -158,7 +160,7 @@ async fn kill_9_the_daemon_repeatedly_while_1000_notifications_flow_loses_none_a
     std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
     let config = config(dir.path(), &brokers_url, &pd_url, &key);
     let storage = dir.path().join("data");
-    let spawner = Spawner { bin: bin(), config, storage, log: dir.path().join("daemon.log") };
+    let spawner = Spawner { bin: bin("kill9"), config, storage, log: dir.path().join("daemon.log") };
 
     // The killer: SIGKILL at 250..=650 ms after each start, restart at once, until told to
     // stop; then one last daemon runs undisturbed.
@@ -240,5 +242,45 @@ async fn kill_9_the_daemon_repeatedly_while_1000_notifications_flow_loses_none_a
     );
     assert!(kills >= 8, "only {kills} kills landed while notifications flowed");
     assert!(repeats <= kills + st.lost, "{repeats} repeats > {kills} kills + {} lost", st.lost);
+    let _ = std::fs::remove_file(&spawner.bin);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_delivers_what_is_queued_before_exiting() {
+    let dir = TempDir::new("sigterm-flush");
+    let (rx, pd_url) = notify_receivers::pagerduty().await;
+    // 50 events at 60 ms each: 3 s of sending, most of it after the SIGTERM below.
+    rx.set_delay(Duration::from_millis(60));
+    let bad = Arc::new(Mutex::new((0..BROKERS).map(|n| n < BATCH).collect::<Vec<_>>()));
+    let brokers_url = brokers(bad).await;
+    let key = dir.path().join("key");
+    std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
+    let spawner = Spawner {
+        bin: bin("sigterm-flush"),
+        config: config(dir.path(), &brokers_url, &pd_url, &key),
+        storage: dir.path().join("data"),
+        log: dir.path().join("daemon.log"),
+    };
+    let mut child = spawner.spawn();
+    assert!(rx.wait_for(15, |s| !s.incidents.is_empty()).await, "nothing was delivered");
+    let term = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let sent_at_term = rx.log().len();
+    let end = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "the daemon did not exit within 15 s of SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let log = std::fs::read_to_string(&spawner.log).unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    let incidents = rx.state.lock().unwrap().incidents.len();
+    assert!(
+        sent_at_term < 40,
+        "{sent_at_term} of 50 were sent before the SIGTERM: make the receiver slower"
+    );
+    assert_eq!(incidents, 50, "the queue was flushed before exiting:\n{log}");
     let _ = std::fs::remove_file(&spawner.bin);
 }
