@@ -523,7 +523,7 @@ impl Daemon {
     pub async fn cycle(&mut self) -> Option<Arc<CycleOutcome>> {
         let started = Instant::now();
         self.rediscover();
-        self.facts.refresh(&self.config, false);
+        let facts_fresh = self.facts.refresh(&self.config, false);
         let targets = sources::targets(&self.config);
         let max_body = self.config.scrape.max_body_bytes;
         let client = &self.client;
@@ -540,7 +540,9 @@ impl Daemon {
         };
         let (fetched, (answered, query_time)) = futures::join!(scrapes, history);
         let at_ms = crate::clock::now_ms();
+        let mut prometheus_fresh = std::collections::BTreeSet::new();
         if let Some((due, snapshots, health)) = answered {
+            prometheus_fresh.extend(due.clusters.iter().map(|c| c.name.clone()));
             self.prometheus.last_query_duration = query_time;
             self.absorb_prometheus(&due, asked_ms, snapshots, health);
         }
@@ -549,7 +551,10 @@ impl Daemon {
         let (snapshot, mut health) = self.assemble(targets, raws);
         self.window.push(snapshot, at_ms);
 
-        // Prometheus and config-file targets are listed after the scraped ones.
+        // Prometheus and config-file targets are listed after the scraped ones. Their
+        // failures are counted when they are read (`absorb_prometheus`, `refresh`), not
+        // again each cycle their last outcome is shown.
+        let scraped = health.len();
         let mut durations = durations;
         for h in self.prometheus.health() {
             health.push(h.clone());
@@ -559,11 +564,16 @@ impl Daemon {
             health.push(h.clone());
             durations.push(Duration::ZERO);
         }
+        let counted = |i: usize, h: &sources::TargetHealth| match h.kind {
+            _ if i < scraped => true,
+            TargetKind::Prometheus => prometheus_fresh.contains(&h.cluster),
+            _ => facts_fresh,
+        };
         let mut targets = Vec::with_capacity(health.len());
         self.metrics.targets.clear();
-        for (h, d) in health.into_iter().zip(durations) {
+        for (i, (h, d)) in health.into_iter().zip(durations).enumerate() {
             let node = h.node.clone().unwrap_or_default();
-            if !h.up {
+            if !h.up && counted(i, &h) {
                 let reason = metrics::error_reason(h.error.as_deref().unwrap_or(""));
                 *self
                     .metrics
