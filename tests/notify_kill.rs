@@ -160,7 +160,8 @@ async fn kill_9_the_daemon_repeatedly_while_1000_notifications_flow_loses_none_a
     std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
     let config = config(dir.path(), &brokers_url, &pd_url, &key);
     let storage = dir.path().join("data");
-    let spawner = Spawner { bin: bin("kill9"), config, storage, log: dir.path().join("daemon.log") };
+    let spawner =
+        Spawner { bin: bin("kill9"), config, storage, log: dir.path().join("daemon.log") };
 
     // The killer: SIGKILL at 250..=650 ms after each start, restart at once, until told to
     // stop; then one last daemon runs undisturbed.
