@@ -598,7 +598,8 @@ fn notified(socket: &std::os::unix::net::UnixDatagram) -> String {
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_model_on_reload_keeps_the_running_one_and_systemd_hears_each_step() {
+async fn a_refused_model_at_start_or_on_reload_never_stops_the_daemon_and_systemd_hears_each_step()
+{
     let url = common::serve_text(Box::leak(broker(0).into_boxed_str())).await;
     let dir = TempDir::new("daemon-models");
     let cfg = config(dir.path(), &url, "");
@@ -610,7 +611,11 @@ async fn a_refused_model_on_reload_keeps_the_running_one_and_systemd_hears_each_
         "/models/kafka/tree/model.json"
     ))
     .unwrap();
-    write(&model, &good);
+    // At start, a model trained on another feature schema: refused with a clear log line,
+    // and the daemon runs on the rules.
+    let mut other: Value = serde_json::from_str(&good).unwrap();
+    other["schema"]["hash"] = "0123456789abcdef".into();
+    write(&model, &other.to_string());
     let sock_path = dir.path().join("notify.sock");
     let socket = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
     socket.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
@@ -625,6 +630,19 @@ async fn a_refused_model_on_reload_keeps_the_running_one_and_systemd_hears_each_
     assert!(first.starts_with("READY=1"), "{first}");
     d.ready().await;
     let in_use = "opsadvisor_classifier_model{system=\"kafka\",algo=\"tree\"}";
+    assert_eq!(d.metric(in_use).await, None);
+    let log = std::fs::read_to_string(&d.log).unwrap();
+    assert!(
+        log.contains("Classifier model refused")
+            && log.contains("feature schema hash 0123456789abcdef differs")
+            && log.contains("kafka is advised by rules alone"),
+        "{log}"
+    );
+
+    // A valid model and a reload: it is in use.
+    write(&model, &good);
+    assert_eq!(d.post("/-/reload").await.0, 200);
+    assert_eq!((notified(&socket), notified(&socket)), ("RELOADING=1".into(), "READY=1".into()));
     assert_eq!(d.metric(in_use).await, Some(1.0));
 
     // A model file cut short: the reload is refused for it, the running model stays.
