@@ -646,61 +646,50 @@ async fn daemon(args: DaemonArgs) -> Result<u8> {
         e => e,
     })?;
     // Notifications: the outbox lives beside the state; it is fed every cycle's outcome and
-    // delivers until the daemon drains, so a SIGTERM loses nothing already decided.
-    let notifier =
-        crate::sinks::notify::Notifier::open(daemon.storage_path(), &daemon.config().notifications)
-            .map_err(|e| Error::DaemonConfig(Box::new(Error::Usage(e.to_string()))))?;
+    // delivers until the daemon drains, so a SIGTERM loses nothing already decided. A reload
+    // that changes the `notifications:` section swaps the sinks (see `Supervisor`).
+    let notifier = crate::sinks::notify::Supervisor::start(
+        daemon.storage_path(),
+        &daemon.config().notifications,
+    )
+    .map_err(|e| Error::DaemonConfig(Box::new(Error::Usage(e.to_string()))))?;
     let notifier = std::sync::Arc::new(notifier);
     let metrics_source = std::sync::Arc::clone(&notifier);
-    daemon.add_metrics(move || metrics_source.metrics_text().unwrap_or_default());
+    daemon.add_metrics(move || metrics_source.notifier().metrics_text().unwrap_or_default());
     let mut outcomes = daemon.subscribe();
     let feeder = std::sync::Arc::clone(&notifier);
     let feeding = tokio::spawn(async move {
         while let Some(o) = outcomes.recv().await {
-            if let Err(e) = feeder.on_cycle(o.now_ms, &o.firing, &o.resolved) {
+            if let Err(e) = feeder.notifier().on_cycle(o.now_ms, &o.firing, &o.resolved) {
                 tracing::error!(error = %e, "Could not record this cycle's notifications.");
             }
         }
     });
-    // Delivery outlives the daemon loop: it stops after the flush below.
-    let (stop_delivery, delivery_stop) = tokio::sync::watch::channel(false);
-    let deliverer = std::sync::Arc::clone(&notifier);
-    let delivery = tokio::spawn(async move { deliverer.run(delivery_stop).await });
+    let mut changes = daemon.watch_notifications();
+    let reconfigurer = std::sync::Arc::clone(&notifier);
+    let reconfiguring = tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            let config = changes.borrow_and_update().clone();
+            if let Err(e) = reconfigurer.reconfigure(&config).await {
+                tracing::error!(error = %e, "New notification sinks refused; keeping the running ones.");
+            }
+        }
+    });
     daemon.run().await?;
     // The last cycles' outcomes are recorded (the channel closed with the loop), then what
     // is queued is delivered for up to --shutdown.flush-timeout; the rest stays in the
     // outbox for the next start.
     let _ = feeding.await;
-    let flushed = flush(&notifier, args.flush_timeout).await;
-    let _ = stop_delivery.send(true);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), delivery).await;
-    if !flushed {
-        let left: u64 = notifier.stats().map_or(0, |s| s.iter().map(|s| s.pending).sum());
+    reconfiguring.abort();
+    if !notifier.shutdown(args.flush_timeout).await {
+        let left: u64 =
+            notifier.notifier().stats().map_or(0, |s| s.iter().map(|s| s.pending).sum());
         tracing::warn!(
             pending = left,
             "Notifications not delivered by the flush deadline stay queued for the next start."
         );
     }
     Ok(0)
-}
-
-/// Waits until every sink's queue is empty or `timeout` passed; whether it emptied.
-async fn flush(notifier: &crate::sinks::notify::Notifier, timeout: std::time::Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        match notifier.stats() {
-            Ok(stats) if stats.iter().all(|s| s.pending == 0) => return true,
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "Reading the outbox failed; not waiting for the flush.");
-                return false;
-            }
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 }
 
 async fn capture(args: CaptureArgs) -> Result<u8> {

@@ -12,7 +12,8 @@
 //! delivered, not the clock, so a daemon that is down for a phase cannot skip it (a state
 //! no cycle ever saw cannot be notified, and that would test the schedule, not the outbox).
 //!
-//! Also: SIGTERM delivers what is queued (up to `--shutdown.flush-timeout`) before exiting.
+//! Also: SIGTERM delivers what is queued (up to `--shutdown.flush-timeout`) before exiting,
+//! and SIGHUP with a changed `notifications:` section sends from then on to the new sinks.
 
 #![allow(clippy::unwrap_used)]
 
@@ -283,5 +284,61 @@ async fn sigterm_delivers_what_is_queued_before_exiting() {
         "{sent_at_term} of 50 were sent before the SIGTERM: make the receiver slower"
     );
     assert_eq!(incidents, 50, "the queue was flushed before exiting:\n{log}");
+    let _ = std::fs::remove_file(&spawner.bin);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_with_a_new_sink_url_sends_from_then_on_to_the_new_receiver() {
+    let dir = TempDir::new("sighup-sinks");
+    let (old_rx, old_url) = notify_receivers::pagerduty().await;
+    let (new_rx, new_url) = notify_receivers::pagerduty().await;
+    let bad = Arc::new(Mutex::new((0..BROKERS).map(|n| n < BATCH).collect::<Vec<_>>()));
+    let brokers_url = brokers(bad.clone()).await;
+    let key = dir.path().join("key");
+    std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
+    let spawner = Spawner {
+        bin: bin("sighup-sinks"),
+        config: config(dir.path(), &brokers_url, &old_url, &key),
+        storage: dir.path().join("data"),
+        log: dir.path().join("daemon.log"),
+    };
+    let child = spawner.spawn();
+    assert!(
+        old_rx.wait_for(15, |s| s.incidents.len() == 50).await,
+        "the first batch never reached the configured receiver"
+    );
+    config(dir.path(), &brokers_url, &new_url, &key);
+    let hup = Command::new("kill").args(["-HUP", &child.0.id().to_string()]).status().unwrap();
+    assert!(hup.success());
+    // The reload has been applied once the log says so; only then does the next batch go bad.
+    let end = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&spawner.log).unwrap().contains("Notification sinks reloaded") {
+        assert!(Instant::now() < end, "no sink reload logged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let old_requests = old_rx.log().len();
+    {
+        let mut b = bad.lock().unwrap();
+        for (n, v) in b.iter_mut().enumerate() {
+            *v = n / BATCH == 1;
+        }
+    }
+    let next: Vec<String> = (BATCH..2 * BATCH).flat_map(keys).collect();
+    // The sink keeps its name, so what it was told carries over: the first batch's resolves
+    // go to the new URL too (50 triggers + 50 resolves).
+    let moved = new_rx
+        .wait_for(15, |s| next.iter().all(|k| s.incidents.contains_key(k)) && s.log.len() >= 100)
+        .await;
+    let log = std::fs::read_to_string(&spawner.log).unwrap();
+    assert!(
+        moved,
+        "the new receiver did not get the next batch and the resolves (new: {} requests, old: {} then {}):\n{log}",
+        new_rx.log().len(),
+        old_requests,
+        old_rx.log().len()
+    );
+    assert_eq!(old_rx.log().len(), old_requests, "the old receiver was still sent to");
+    assert!(!log.contains("0123456789abcdef0123456789abcdef"), "the routing key was logged");
+    drop(child);
     let _ = std::fs::remove_file(&spawner.bin);
 }

@@ -49,6 +49,7 @@ use crate::features::{self, catalog::Catalog};
 use crate::findings::Finding;
 use crate::findings::lifecycle::{Lifecycle, State, Tracked, Transition};
 use crate::pipeline::{self, MAX_WINDOW_MS};
+use crate::sinks::notify::NotificationsConfig;
 use crate::sources::{self, TargetKind};
 use crate::{Error, Result};
 use metrics::{SelfMetrics, TargetSample};
@@ -233,6 +234,7 @@ pub struct Daemon {
     reload_rx: mpsc::Receiver<Option<ReloadReply>>,
     subscribers: Vec<mpsc::Sender<Arc<CycleOutcome>>>,
     shutdown_tx: watch::Sender<bool>,
+    notifications_tx: watch::Sender<NotificationsConfig>,
     metrics: SelfMetrics,
     sd_stamp: Vec<(PathBuf, Option<SystemTime>)>,
     ready: bool,
@@ -305,6 +307,7 @@ impl Daemon {
             models: model_names(&classifiers),
             ..SelfMetrics::default()
         };
+        let notifications_tx = watch::channel(config.notifications.clone()).0;
         let mut daemon = Daemon {
             window: window::Window::new(
                 max_rounds(config.interval()),
@@ -326,6 +329,7 @@ impl Daemon {
             reload_rx,
             subscribers: Vec::new(),
             shutdown_tx: watch::channel(false).0,
+            notifications_tx,
             metrics,
             ready: false,
             systemd: sd_notify::SdNotify::from_env(),
@@ -372,6 +376,12 @@ impl Daemon {
     /// The config in force (e.g. for the notifier's `notifications:` section).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The `notifications:` section, updated when a reload changes it: the notifier watches
+    /// it and rebuilds its sinks, so SIGHUP applies sink changes as it does rule changes.
+    pub fn watch_notifications(&self) -> watch::Receiver<NotificationsConfig> {
+        self.notifications_tx.subscribe()
     }
 
     /// The storage directory (`--storage.path`), where other stores (the outbox) belong.
@@ -489,6 +499,13 @@ impl Daemon {
                 self.metrics.rules = rules.len();
                 self.facts.refresh(&config, true);
                 self.prometheus.retain(&config);
+                self.notifications_tx.send_if_modified(|running| {
+                    let changed = *running != config.notifications;
+                    if changed {
+                        running.clone_from(&config.notifications);
+                    }
+                    changed
+                });
                 self.config = config;
                 self.rules = rules;
                 self.metrics.reload_ok = true;

@@ -32,6 +32,7 @@ mod outbox;
 mod pagerduty;
 mod routing;
 mod slack;
+mod supervisor;
 
 pub use alertmanager::AlertmanagerConfig;
 pub use grafana::GrafanaConfig;
@@ -39,6 +40,7 @@ pub use outbox::SinkStats;
 pub use pagerduty::PagerdutyConfig;
 pub use routing::RouteConfig;
 pub use slack::SlackConfig;
+pub use supervisor::Supervisor;
 
 use crate::config::{ConfigIssue, parse_duration};
 use crate::findings::Finding;
