@@ -73,6 +73,9 @@ pub enum Command {
     Train(TrainArgs),
     /// Recompute a model card's numbers from the model and the dataset (prints MODEL.md).
     Eval(EvalArgs),
+    /// Leave-one-episode-out evaluation of the learner on labelled anomaly episodes from
+    /// outside the project (the D-Bot PostgreSQL set: `../shared/datasets/dbgpt_dbot`).
+    EvalEpisodes(EvalEpisodesArgs),
 }
 
 /// `forecast` options: rolling-origin forecasts of one CSV series, printed as CSV
@@ -166,6 +169,35 @@ pub struct EvalArgs {
     /// Dataset directory written by `simulate --dataset`.
     #[arg(long)]
     pub dataset: PathBuf,
+    /// `markdown` prints MODEL.md; `json` the same scores, confusion matrices and the
+    /// feature importance as one object (what the notebooks read).
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: EvalFormat,
+}
+
+/// Output of `eval` and `eval-episodes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalFormat {
+    /// Human-readable Markdown.
+    Markdown,
+    /// One JSON object.
+    Json,
+}
+
+/// `eval-episodes` options.
+#[derive(Debug, clap::Args)]
+pub struct EvalEpisodesArgs {
+    /// The episodes file, or the directory holding `testing_set_62_with_metrics.json`.
+    pub path: PathBuf,
+    /// Learner.
+    #[arg(long, value_enum, default_value = "forest")]
+    pub algo: crate::classify::model::Algo,
+    /// Which metrics become features: `all`, or only those `common` to every episode.
+    #[arg(long, value_enum, default_value = "all")]
+    pub metrics: crate::classify::episodes::MetricSet,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: EvalFormat,
 }
 
 /// `list` subcommands.
@@ -371,6 +403,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Train(args) if args.prometheus.is_some() => train_incidents(&args).await,
         Command::Train(args) => train(&args),
         Command::Eval(args) => eval(&args),
+        Command::EvalEpisodes(args) => eval_episodes(&args),
         Command::Capture(args) => capture(args).await,
         Command::Check(CheckCommand::Metrics { source, openmetrics }) => {
             check_metrics(&source, openmetrics).await
@@ -1208,6 +1241,30 @@ fn eval(args: &EvalArgs) -> Result<u8> {
     }
     let evals = card::evaluate(&model, &d, Catalog::builtin())?;
     let counts: Vec<(String, usize)> = d.split("train").class_counts().into_iter().collect();
-    print!("{}", card::render(&model, &evals, &args.dataset, &counts));
+    match args.format {
+        EvalFormat::Markdown => print!("{}", card::render(&model, &evals, &args.dataset, &counts)),
+        EvalFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "system": model.system.as_str(), "algo": model.algo.as_str(),
+                "data_hash": model.data_hash, "dataset_hash": hash,
+                "train_counts": counts.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+                "splits": evals, "importance": model.importance(),
+            })
+        ),
+    }
+    Ok(0)
+}
+
+fn eval_episodes(args: &EvalEpisodesArgs) -> Result<u8> {
+    use crate::classify::episodes;
+    let list = episodes::load(&args.path)?;
+    let r = episodes::leave_one_out(&list, args.algo, args.metrics)?;
+    match args.format {
+        EvalFormat::Markdown => print!("{}", r.to_markdown(&args.path.display().to_string())),
+        EvalFormat::Json => {
+            println!("{}", serde_json::to_string(&r).map_err(|e| Error::Internal(e.to_string()))?)
+        }
+    }
     Ok(0)
 }

@@ -9,12 +9,14 @@
 //!   `MODEL.md`.
 //! - [`classes`]: what each class means to an operator (`classes.yaml`).
 //! - [`store`]: the models shipped in `models/`, loaded when `advise` starts.
+//! - [`episodes`]: leave-one-episode-out on outside anomaly episodes (D-Bot PostgreSQL).
 //! - [`incidents`]: training on the user's own incidents over a Prometheus history.
 
 pub mod baseline;
 pub mod card;
 pub mod classes;
 pub mod dataset;
+pub mod episodes;
 pub mod incidents;
 pub mod io;
 pub mod metrics;
