@@ -1111,6 +1111,15 @@ async fn train_incidents(args: &TrainArgs) -> Result<u8> {
             "{}: {} rows, macro-F1 {:.3} (rules {:.3})",
             e.split, e.model.rows, e.model.macro_f1, e.rules.macro_f1
         );
+        if e.model.classes.iter().all(|c| c.support == 0 || c.label == "healthy") {
+            eprintln!(
+                "opsadvisor: note: no incident falls in the held-out last quarter of the time, so \
+                 it measures false alarms only; move --to past a later incident to score recall"
+            );
+        }
+    }
+    if t.evals.is_empty() {
+        eprintln!("opsadvisor: note: no held-out windows; widen --from/--to");
     }
     eprintln!(
         "Read {} cluster(s) in {pulled_s:.1} s; trained {} {} on {} rows; wrote {}.",
