@@ -73,6 +73,9 @@ pub enum Command {
     Train(TrainArgs),
     /// Recompute a model card's numbers from the model and the dataset (prints MODEL.md).
     Eval(EvalArgs),
+    /// Leave-one-episode-out evaluation of the learner on labelled anomaly episodes from
+    /// outside the project (the D-Bot PostgreSQL set: `../shared/datasets/dbgpt_dbot`).
+    EvalEpisodes(EvalEpisodesArgs),
 }
 
 /// `forecast` options: rolling-origin forecasts of one CSV series, printed as CSV
@@ -97,15 +100,43 @@ pub struct ForecastArgs {
     pub every: String,
 }
 
-/// `train` options.
+/// `train` options: on a simulated dataset (`--dataset`), or on the user's own incidents
+/// over a Prometheus history (`--prometheus URL --labels incidents.csv`).
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// The system to train for.
-    #[arg(long)]
-    pub system: crate::System,
+    /// The system to train for (with `--prometheus`, worked out from the labels if omitted).
+    #[arg(long, required_unless_present = "prometheus")]
+    pub system: Option<crate::System>,
     /// Dataset directory written by `simulate --dataset`.
+    #[arg(long, required_unless_present = "prometheus", conflicts_with = "prometheus")]
+    pub dataset: Option<PathBuf>,
+    /// Prometheus HTTP API base URL to read the history from (train on your own incidents).
+    #[arg(long, requires = "labels")]
+    pub prometheus: Option<String>,
+    /// incidents.csv: cluster,node,start,end,label (RFC 3339 or Unix seconds; empty node = every node).
+    #[arg(long, requires = "prometheus")]
+    pub labels: Option<PathBuf>,
+    /// Extra label matchers for the series, without braces, e.g. `job="cassandra"`.
+    #[arg(long, default_value = "")]
+    pub selector: String,
+    /// The label naming a node (`instance` loses its `:port`).
+    #[arg(long, default_value = "instance")]
+    pub node_label: String,
+    /// The label naming a cluster (the CSV's `cluster`); empty if the selector picks one cluster.
+    #[arg(long, default_value = "cluster")]
+    pub cluster_label: String,
+    /// History start (RFC 3339 or Unix seconds). Default: 6 h before the first incident.
     #[arg(long)]
-    pub dataset: PathBuf,
+    pub from: Option<String>,
+    /// History end. Default: 6 h after the last incident, or now if earlier.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Resolution of the history.
+    #[arg(long, default_value = "1m")]
+    pub step: String,
+    /// Time between two windows of a node.
+    #[arg(long, default_value = "5m")]
+    pub every: String,
     /// Learner.
     #[arg(long, value_enum, default_value = "forest")]
     pub algo: crate::classify::model::Algo,
@@ -138,6 +169,35 @@ pub struct EvalArgs {
     /// Dataset directory written by `simulate --dataset`.
     #[arg(long)]
     pub dataset: PathBuf,
+    /// `markdown` prints MODEL.md; `json` the same scores, confusion matrices and the
+    /// feature importance as one object (what the notebooks read).
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: EvalFormat,
+}
+
+/// Output of `eval` and `eval-episodes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalFormat {
+    /// Human-readable Markdown.
+    Markdown,
+    /// One JSON object.
+    Json,
+}
+
+/// `eval-episodes` options.
+#[derive(Debug, clap::Args)]
+pub struct EvalEpisodesArgs {
+    /// The episodes file, or the directory holding `testing_set_62_with_metrics.json`.
+    pub path: PathBuf,
+    /// Learner.
+    #[arg(long, value_enum, default_value = "forest")]
+    pub algo: crate::classify::model::Algo,
+    /// Which metrics become features: `all`, or only those `common` to every episode.
+    #[arg(long, value_enum, default_value = "all")]
+    pub metrics: crate::classify::episodes::MetricSet,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: EvalFormat,
 }
 
 /// `list` subcommands.
@@ -340,8 +400,10 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Daemon(args) => daemon(args).await,
         Command::Simulate(args) if args.dataset.is_some() => dataset(&args),
         Command::Simulate(args) => simulate(args).await,
+        Command::Train(args) if args.prometheus.is_some() => train_incidents(&args).await,
         Command::Train(args) => train(&args),
         Command::Eval(args) => eval(&args),
+        Command::EvalEpisodes(args) => eval_episodes(&args),
         Command::Capture(args) => capture(args).await,
         Command::Check(CheckCommand::Metrics { source, openmetrics }) => {
             check_metrics(&source, openmetrics).await
@@ -977,9 +1039,94 @@ fn model_dir(out: &std::path::Path, system: crate::System, algo: Algo) -> PathBu
     out.join(system.as_str()).join(algo.as_str())
 }
 
+/// `train --prometheus URL --labels FILE`: see `classify::incidents`.
+async fn train_incidents(args: &TrainArgs) -> Result<u8> {
+    use crate::classify::incidents;
+    let (Some(url), Some(labels)) = (&args.prometheus, &args.labels) else { return Ok(2) };
+    let text = std::fs::read_to_string(labels)
+        .map_err(|source| Error::Io { path: labels.display().to_string(), source })?;
+    let (system, list) =
+        incidents::parse_incidents(&text, &labels.display().to_string(), args.system)?;
+    let time = |flag: &str, v: &Option<String>, default: i64| -> Result<i64> {
+        v.as_deref().map_or(Ok(default), |t| {
+            incidents::parse_time(t).map_err(|e| Error::Usage(format!("--{flag}: {e}")))
+        })
+    };
+    let duration = |flag: &str, v: &str| -> Result<i64> {
+        crate::config::parse_duration(v)
+            .map(|d| d.as_millis() as i64)
+            .map_err(|e| Error::Usage(format!("--{flag}: {e}")))
+    };
+    const MARGIN_MS: i64 = 6 * 3_600_000;
+    let first = list.iter().map(|i| i.start_ms).min().unwrap_or(0);
+    let last = list.iter().map(|i| i.end_ms).max().unwrap_or(0);
+    let spec = incidents::HistorySpec {
+        url: url.clone(),
+        selector: args.selector.clone(),
+        node_label: args.node_label.clone(),
+        cluster_label: args.cluster_label.clone(),
+        from_ms: time("from", &args.from, first - MARGIN_MS)?,
+        to_ms: time("to", &args.to, (last + MARGIN_MS).min(crate::clock::now_ms()))?,
+        step_ms: duration("step", &args.step)?,
+        every_ms: duration("every", &args.every)?,
+    };
+    let command = format!(
+        "opsadvisor train --prometheus {} --labels {} --system {} --from {} --to {} --step {} --every {} --algo {}",
+        crate::sources::redact(url),
+        labels.display(),
+        system.as_str(),
+        crate::clock::rfc3339_ms(spec.from_ms),
+        crate::clock::rfc3339_ms(spec.to_ms),
+        args.step,
+        args.every,
+        args.algo.as_str()
+    );
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(120)).build()?;
+    let started = std::time::Instant::now();
+    let history = incidents::pull(&client, &spec, system, &list, Catalog::builtin()).await?;
+    let pulled_s = started.elapsed().as_secs_f64();
+    let t = incidents::train(
+        &history,
+        &spec,
+        system,
+        &list,
+        args.algo,
+        &args.out,
+        &command,
+        Catalog::builtin(),
+    )?;
+    for e in &t.evals {
+        eprintln!(
+            "{}: {} rows, macro-F1 {:.3} (rules {:.3})",
+            e.split, e.model.rows, e.model.macro_f1, e.rules.macro_f1
+        );
+        if e.model.classes.iter().all(|c| c.support == 0 || c.label == "healthy") {
+            eprintln!(
+                "opsadvisor: note: no incident falls in the held-out last quarter of the time, so \
+                 it measures false alarms only; move --to past a later incident to score recall"
+            );
+        }
+    }
+    if t.evals.is_empty() {
+        eprintln!("opsadvisor: note: no held-out windows; widen --from/--to");
+    }
+    eprintln!(
+        "Read {} cluster(s) in {pulled_s:.1} s; trained {} {} on {} rows; wrote {}.",
+        history.len(),
+        system.as_str(),
+        args.algo.as_str(),
+        t.dataset.split("train").len(),
+        t.model_dir.display()
+    );
+    Ok(0)
+}
+
 fn train(args: &TrainArgs) -> Result<u8> {
     use crate::classify::{card, io};
-    let (d, hash) = io::read_dir(&args.dataset, args.system)?;
+    let (Some(system), Some(dataset)) = (args.system, &args.dataset) else {
+        return Err(Error::Usage("train needs --system and --dataset, or --prometheus".into()));
+    };
+    let (d, hash) = io::read_dir(dataset, system)?;
     let started = std::time::Instant::now();
     let overridden = args.trees.is_some()
         || args.max_features.is_some()
@@ -992,7 +1139,7 @@ fn train(args: &TrainArgs) -> Result<u8> {
     params.tree.min_samples_leaf = args.min_samples_leaf.unwrap_or(params.tree.min_samples_leaf);
     let model = card::train(
         &d,
-        args.system,
+        system,
         args.algo,
         if overridden {
             card::Hyper::Fixed(params)
@@ -1005,7 +1152,7 @@ fn train(args: &TrainArgs) -> Result<u8> {
     )?;
     let fit_s = started.elapsed().as_secs_f64();
     let evals = card::evaluate(&model, &d, Catalog::builtin())?;
-    let dir = model_dir(&args.out, args.system, args.algo);
+    let dir = model_dir(&args.out, system, args.algo);
     std::fs::create_dir_all(&dir)
         .map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
     let write = |name: &str, text: String| {
@@ -1015,7 +1162,7 @@ fn train(args: &TrainArgs) -> Result<u8> {
     };
     write("model.json", model.to_json())?;
     let counts: Vec<(String, usize)> = d.split("train").class_counts().into_iter().collect();
-    write("MODEL.md", card::render(&model, &evals, &args.dataset, &counts))?;
+    write("MODEL.md", card::render(&model, &evals, dataset, &counts))?;
     for e in &evals {
         eprintln!(
             "{}: macro-F1 {:.3} (rules {:.3}); compound exact match {:.3} (rules {:.3}, {} rows)",
@@ -1033,7 +1180,7 @@ fn train(args: &TrainArgs) -> Result<u8> {
         let started = std::time::Instant::now();
         let refit = card::train(
             &d,
-            args.system,
+            system,
             args.algo,
             card::Hyper::Fixed(model.params),
             &hash,
@@ -1056,7 +1203,7 @@ fn train(args: &TrainArgs) -> Result<u8> {
         println!(
             "{}",
             serde_json::json!({
-                "system": args.system.as_str(), "algo": args.algo.as_str(),
+                "system": system.as_str(), "algo": args.algo.as_str(),
                 "train_rows": d.split("train").len(), "fit_seconds": fit_s,
                 "predict_rows": rows, "predict_seconds": predict_s,
                 "rows_per_second": rows as f64 / predict_s.max(1e-9), "macro_f1": splits,
@@ -1065,7 +1212,7 @@ fn train(args: &TrainArgs) -> Result<u8> {
     }
     eprintln!(
         "Trained {} {} on {} rows in {fit_s:.2} s; wrote {}.",
-        args.system.as_str(),
+        system.as_str(),
         args.algo.as_str(),
         d.split("train").len(),
         dir.display()
@@ -1092,6 +1239,30 @@ fn eval(args: &EvalArgs) -> Result<u8> {
     }
     let evals = card::evaluate(&model, &d, Catalog::builtin())?;
     let counts: Vec<(String, usize)> = d.split("train").class_counts().into_iter().collect();
-    print!("{}", card::render(&model, &evals, &args.dataset, &counts));
+    match args.format {
+        EvalFormat::Markdown => print!("{}", card::render(&model, &evals, &args.dataset, &counts)),
+        EvalFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "system": model.system.as_str(), "algo": model.algo.as_str(),
+                "data_hash": model.data_hash, "dataset_hash": hash,
+                "train_counts": counts.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+                "splits": evals, "importance": model.importance(),
+            })
+        ),
+    }
+    Ok(0)
+}
+
+fn eval_episodes(args: &EvalEpisodesArgs) -> Result<u8> {
+    use crate::classify::episodes;
+    let list = episodes::load(&args.path)?;
+    let r = episodes::leave_one_out(&list, args.algo, args.metrics)?;
+    match args.format {
+        EvalFormat::Markdown => print!("{}", r.to_markdown(&args.path.display().to_string())),
+        EvalFormat::Json => {
+            println!("{}", serde_json::to_string(&r).map_err(|e| Error::Internal(e.to_string()))?)
+        }
+    }
     Ok(0)
 }

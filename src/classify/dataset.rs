@@ -255,7 +255,7 @@ impl Dataset {
     }
 
     /// Adds the rows of a frame. `labels[i]` is the label of row `i`, `None` to drop it.
-    fn push_frame(
+    pub(crate) fn push_frame(
         &mut self,
         frame: &FeatureFrame,
         labels: &[Option<String>],
@@ -300,6 +300,21 @@ impl Dataset {
         }
         Ok(())
     }
+}
+
+/// The frames of one labelled window: `snapshot` holds the window's [`WINDOW_SCRAPES`]
+/// rounds, `step_ms` apart, and rates and slopes look back over the whole window. Simulated
+/// datasets and training on a Prometheus history (`classify::incidents`) both go through
+/// here, so a model sees the same numbers whichever way its rows were made.
+///
+/// # Errors
+/// A polars error (a catalogue bug).
+pub fn window_frames(
+    snapshot: &crate::snapshot::Snapshot,
+    catalog: &Catalog,
+    step_ms: i64,
+) -> Result<Vec<FeatureFrame>, ClassifyError> {
+    Ok(features::extract_last(snapshot, catalog, step_ms * WINDOW_SCRAPES as i64)?)
 }
 
 /// A scenario to run: its system, split and seed.
@@ -515,8 +530,7 @@ fn run_scenario(
                         .collect(),
                 };
                 let (snapshot, _) = sources::assemble_rounds(&config, &rounds);
-                let frames =
-                    features::extract_last(&snapshot, catalog, SCRAPE_MS * WINDOW_SCRAPES as i64)?;
+                let frames = window_frames(&snapshot, catalog, SCRAPE_MS)?;
                 for frame in &frames {
                     out.push_frame(frame, &labels, split, seed, &scenario_profile(scenario))?;
                 }

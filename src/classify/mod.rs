@@ -9,11 +9,15 @@
 //!   `MODEL.md`.
 //! - [`classes`]: what each class means to an operator (`classes.yaml`).
 //! - [`store`]: the models shipped in `models/`, loaded when `advise` starts.
+//! - [`episodes`]: leave-one-episode-out on outside anomaly episodes (D-Bot PostgreSQL).
+//! - [`incidents`]: training on the user's own incidents over a Prometheus history.
 
 pub mod baseline;
 pub mod card;
 pub mod classes;
 pub mod dataset;
+pub mod episodes;
+pub mod incidents;
 pub mod io;
 pub mod metrics;
 pub mod model;
@@ -38,6 +42,9 @@ pub enum ClassifyError {
     /// A model file is not usable (named in the message).
     #[error("model: {0}")]
     Model(String),
+    /// Prometheus could not give the history (named in the message).
+    #[error("prometheus: {0}")]
+    Source(String),
     /// The simulator refused a scenario (a bug in the scenario list).
     #[error("simulator: {0}")]
     Simulator(#[from] crate::simulate::SimError),

@@ -271,6 +271,46 @@ impl Model {
         out
     }
 
+    /// Feature importance as scikit-learn's `feature_importances_` computes it: each
+    /// split's decrease in Gini impurity weighted by its training rows, summed per feature,
+    /// normalised to 1 within each tree and averaged over trees. Highest first; features
+    /// never split on are left out.
+    pub fn importance(&self) -> Vec<(String, f64)> {
+        let mut total = vec![0.0f64; self.schema.features.len()];
+        for t in &self.trees {
+            let gini = |i: usize| {
+                1.0 - t
+                    .node_value(i)
+                    .iter()
+                    .map(|&v| (f64::from(v) / 10_000.0).powi(2))
+                    .sum::<f64>()
+            };
+            let weighted = |i: usize| f64::from(t.samples[i]) * gini(i);
+            let mut per = vec![0.0f64; total.len()];
+            for i in 0..t.len() {
+                if let Ok(f) = usize::try_from(t.feature[i]) {
+                    let (l, r) = (t.left[i] as usize, t.right[i] as usize);
+                    per[f] += (weighted(i) - weighted(l) - weighted(r)).max(0.0);
+                }
+            }
+            let sum: f64 = per.iter().sum();
+            if sum > 0.0 {
+                total.iter_mut().zip(&per).for_each(|(a, p)| *a += p / sum);
+            }
+        }
+        let n = self.trees.len().max(1) as f64;
+        let mut out: Vec<(String, f64)> = self
+            .schema
+            .features
+            .iter()
+            .cloned()
+            .zip(total.into_iter().map(|v| v / n))
+            .filter(|(_, v)| *v > 0.0)
+            .collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
     /// Total nodes over all trees.
     pub fn nodes(&self) -> usize {
         self.trees.iter().map(Tree::len).sum()
@@ -452,5 +492,16 @@ mod tests {
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-3);
         let top = forest.contributions(&row, 1);
         assert_eq!(top[0].0, "a", "{top:?}");
+    }
+
+    #[test]
+    fn importance_sums_to_one_and_ranks_the_noise_last() {
+        for algo in [Algo::Tree, Algo::Forest] {
+            let imp = fit(algo, 2000).importance();
+            let total: f64 = imp.iter().map(|(_, v)| v).sum();
+            assert!((total - 1.0).abs() < 1e-9, "{algo:?}: {imp:?}");
+            let noise = imp.iter().find(|(f, _)| f == "n").map_or(0.0, |(_, v)| *v);
+            assert!(imp[0].0 != "n" && noise < 0.2, "{algo:?}: {imp:?}");
+        }
     }
 }

@@ -250,6 +250,116 @@ pub async fn collect(
     let end_ms = end_ms - end_ms.rem_euclid(step_ms);
     let start_ms = end_ms - range_ms;
     let rounds = (range_ms / step_ms) as usize + 1;
+    let window = RangeWindow { start_ms, step_ms, rounds };
+    let snap = query_range(client, cluster, system, cfg, catalog, window, credentials).await?;
+    Ok((snap, rounds))
+}
+
+/// Points per series Prometheus answers at most in one `query_range` (it refuses more with
+/// "exceeded maximum resolution of 11,000 points per timeseries").
+pub const MAX_POINTS: usize = 11_000;
+
+/// Reads one cluster's history over `window`, however long: the range is fetched in
+/// consecutive requests of at most [`MAX_POINTS`] steps each and joined into one snapshot
+/// whose rounds are the window's steps.
+///
+/// # Errors
+/// As [`query_range`], for the first request that fails.
+pub async fn collect_range(
+    client: &reqwest::Client,
+    cluster: &str,
+    system: System,
+    cfg: &PrometheusConfig,
+    catalog: &Catalog,
+    window: RangeWindow,
+    credentials: Option<&super::auth::Credentials>,
+) -> Result<ClusterSnapshot, String> {
+    let mut parts = Vec::new();
+    for chunk in chunks(window, MAX_POINTS) {
+        parts.push(query_range(client, cluster, system, cfg, catalog, chunk, credentials).await?);
+    }
+    Ok(join(cluster, system, &parts, &chunks(window, MAX_POINTS)))
+}
+
+/// `window` cut into consecutive windows of at most `max` rounds.
+pub fn chunks(window: RangeWindow, max: usize) -> Vec<RangeWindow> {
+    let max = max.max(1);
+    (0..window.rounds)
+        .step_by(max)
+        .map(|first| RangeWindow {
+            start_ms: window.start_ms + first as i64 * window.step_ms,
+            step_ms: window.step_ms,
+            rounds: max.min(window.rounds - first),
+        })
+        .collect()
+}
+
+/// Joins the snapshots of consecutive `windows` into one: a node missing from a part has no
+/// points for that part's rounds.
+fn join(
+    cluster: &str,
+    system: System,
+    parts: &[ClusterSnapshot],
+    windows: &[RangeWindow],
+) -> ClusterSnapshot {
+    let total: usize = windows.iter().map(|w| w.rounds).sum();
+    let source = parts
+        .iter()
+        .flat_map(|p| p.nodes.iter().flat_map(|n| &n.sources).chain(&p.cluster_sources))
+        .map(|s| s.source.clone())
+        .next()
+        .unwrap_or_default();
+    let mut nodes: BTreeMap<String, Vec<Option<crate::snapshot::Point>>> = BTreeMap::new();
+    let mut cluster_points: Vec<Option<crate::snapshot::Point>> = vec![None; total];
+    let mut offset = 0;
+    for (part, w) in parts.iter().zip(windows) {
+        for node in &part.nodes {
+            let points = nodes.entry(node.name.clone()).or_insert_with(|| vec![None; total]);
+            for s in &node.sources {
+                for (k, p) in s.points.iter().enumerate().take(w.rounds) {
+                    if p.is_some() {
+                        points[offset + k] = p.clone();
+                    }
+                }
+            }
+        }
+        for s in &part.cluster_sources {
+            for (k, p) in s.points.iter().enumerate().take(w.rounds) {
+                if p.is_some() {
+                    cluster_points[offset + k] = p.clone();
+                }
+            }
+        }
+        offset += w.rounds;
+    }
+    let series = |points| SourceSeries { source: source.clone(), points };
+    let has_cluster_data = cluster_points.iter().any(Option::is_some);
+    ClusterSnapshot {
+        name: cluster.to_string(),
+        system,
+        nodes: nodes
+            .into_iter()
+            .map(|(name, points)| NodeSnapshot { name, sources: vec![series(points)] })
+            .collect(),
+        cluster_sources: if has_cluster_data { vec![series(cluster_points)] } else { Vec::new() },
+    }
+}
+
+/// One `query_range` request over `window` (at most [`MAX_POINTS`] rounds).
+///
+/// # Errors
+/// A message naming the failure: connection, HTTP status, or the API's own error.
+pub async fn query_range(
+    client: &reqwest::Client,
+    cluster: &str,
+    system: System,
+    cfg: &PrometheusConfig,
+    catalog: &Catalog,
+    window: RangeWindow,
+    credentials: Option<&super::auth::Credentials>,
+) -> Result<ClusterSnapshot, String> {
+    let RangeWindow { start_ms, step_ms, rounds } = window;
+    let end_ms = start_ms + (rounds.max(1) as i64 - 1) * step_ms;
     let query = query_for(system, catalog, &cfg.selector);
     let url = format!("{}/api/v1/query_range", cfg.url.trim_end_matches('/'));
     let secs = |ms: i64| format!("{:.3}", ms as f64 / 1000.0);
@@ -275,9 +385,7 @@ pub async fn collect(
         return Err(format!("HTTP {}", status.as_u16()));
     }
     let source = super::redact(&cfg.url);
-    let window = RangeWindow { start_ms, step_ms, rounds };
-    let snap = to_snapshot(&body, cluster, system, catalog, cfg, window, &source)?;
-    Ok((snap, rounds))
+    to_snapshot(&body, cluster, system, catalog, cfg, window, &source)
 }
 
 #[cfg(test)]
@@ -373,5 +481,41 @@ mod tests {
         assert_eq!(strip_port("[::1]:9100"), "[::1]");
         assert_eq!(strip_port("fe80::1"), "fe80::1");
         assert_eq!(strip_port("db1"), "db1");
+    }
+
+    #[test]
+    fn long_ranges_are_cut_under_the_point_limit_and_joined_back_in_order() {
+        let w = win(1_000, 10, 25);
+        let parts = chunks(w, 10);
+        assert_eq!(parts.iter().map(|p| p.rounds).collect::<Vec<_>>(), vec![10, 10, 5]);
+        assert_eq!(parts[1].start_ms, 1_100);
+        assert_eq!(parts[2].start_ms, 1_200);
+        assert!(chunks(win(0, 1, 11_000), MAX_POINTS).len() == 1);
+        let point = |t: i64| {
+            Some(Point { timestamp_ms: t, samples: vec![Sample::new("x", vec![], t as f64)] })
+        };
+        let part = |node: &str, w: RangeWindow| ClusterSnapshot {
+            name: "k".into(),
+            system: System::Kafka,
+            nodes: vec![NodeSnapshot {
+                name: node.into(),
+                sources: vec![SourceSeries {
+                    source: "p".into(),
+                    points: (0..w.rounds)
+                        .map(|k| point(w.start_ms + k as i64 * w.step_ms))
+                        .collect(),
+                }],
+            }],
+            cluster_sources: Vec::new(),
+        };
+        let snaps = vec![part("a", parts[0]), part("a", parts[1]), part("b", parts[2])];
+        let joined = join("k", System::Kafka, &snaps, &parts);
+        assert_eq!(joined.nodes.len(), 2);
+        let a = &joined.nodes[0].sources[0];
+        assert_eq!(a.points.len(), 25);
+        assert_eq!(a.at(19).unwrap().timestamp_ms, 1_190);
+        assert!(a.at(20).is_none(), "a has no data in the last part");
+        assert_eq!(joined.nodes[1].sources[0].at(24).unwrap().timestamp_ms, 1_240);
+        assert!(joined.nodes[1].sources[0].at(0).is_none());
     }
 }
