@@ -3,7 +3,8 @@
 //!
 //! - [`dataset`]: simulate scenarios in-process and label every node's windows.
 //! - [`io`]: datasets on disk (Parquet + a CSV sample + manifest).
-//! - [`tree`], [`model`]: the learner (histogram CART; one tree or a forest) and its file.
+//! - [`tree`], [`model`]: the learner (histogram CART; one tree or a forest) and its file;
+//!   [`flat`]: its trees flattened for fast batch prediction.
 //! - [`schema`]: the feature schema a model names, checked against the running catalogue.
 //! - [`metrics`], [`baseline`], [`card`]: held-out evaluation, the rules-only baseline and
 //!   `MODEL.md`.
@@ -14,6 +15,7 @@ pub mod baseline;
 pub mod card;
 pub mod classes;
 pub mod dataset;
+pub mod flat;
 pub mod io;
 pub mod metrics;
 pub mod model;
