@@ -152,7 +152,14 @@ impl Model {
         }
         let bins = Bins::fit(data.columns);
         let binned = bins.transform(data.columns);
-        let x = Binned { bins: &bins, data: &binned, n, y: data.y, classes: data.classes.len() };
+        let x = Binned {
+            bins: &bins,
+            raw: data.columns,
+            data: &binned,
+            n,
+            y: data.y,
+            classes: data.classes.len(),
+        };
         let done = std::sync::atomic::AtomicUsize::new(0);
         let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 2);
         let grow = |t: usize| -> Tree {
