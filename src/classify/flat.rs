@@ -179,6 +179,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)] // row `i` reads every column
     fn flat_prediction_follows_the_tree_including_missing_values() {
         let f = Flat::new(&[tree()], 3);
         let cols = vec![vec![0.5, 2.0, 2.0, 2.0, f64::NAN], vec![9.0, 4.0, 6.0, f64::NAN, 9.0]];
@@ -186,7 +187,7 @@ mod tests {
         f.predict_into(&cols, 0, &mut out);
         assert_eq!(out, vec![0, 1, 2, 1, 0]);
         let t = tree();
-        for i in 0..5 {
+        for i in 0..out.len() {
             let row = |c: usize| cols[c][i];
             let p = f.proba(&row);
             let want = t.node_value(t.leaf(&row));
