@@ -37,6 +37,7 @@ fn a_tiny_dataset_labels_the_faulty_windows_and_keeps_the_splits_apart() {
     let mut spec = DatasetSpec::new(1.0, 5);
     spec.systems = vec![System::Kafka];
     spec.profiles = vec![HardwareProfile::small()];
+    spec.train_seeds = 2;
     spec.heldout_profiles = vec![dataset::heldout_profiles().remove(0)];
     spec.compound = false;
     spec.only = vec![Fault::ConsumerLagGrowth];

@@ -12,6 +12,7 @@ use super::ClassifyError;
 use super::baseline;
 use super::classes::ClassBook;
 use super::dataset::{Dataset, SPLITS};
+use super::inputs;
 use super::metrics::{self, Report};
 use super::model::{Algo, Model, Params, TrainSet};
 use super::schema::FeatureSchema;
@@ -51,8 +52,8 @@ pub enum Hyper {
     Select(Vec<Params>),
 }
 
-/// Trains `algo` on the `train` split of `d`, with fixed hyperparameters or the best of
-/// several by validation on the training seeds (see [`candidates`]).
+/// Trains `algo` on the `train` split of `d`, reading the features [`inputs`] selects, with fixed hyperparameters or the best of
+/// several by leave-one-seed-out validation on the training seeds (see [`candidates`]).
 ///
 /// # Errors
 /// The dataset has features the catalogue does not define, or no usable rows.
@@ -65,13 +66,14 @@ pub fn train(
     catalog: &Catalog,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Model, ClassifyError> {
-    let schema = FeatureSchema::current(catalog, system, &d.features).map_err(|unknown| {
+    let names = inputs::select(&d.features);
+    let schema = FeatureSchema::current(catalog, system, &names).map_err(|unknown| {
         ClassifyError::Data(format!(
             "features not in this build's catalogue: {} (regenerate the dataset)",
             unknown.join(", ")
         ))
     })?;
-    let train = d.split(SPLITS[0]);
+    let train = project(&d.split(SPLITS[0]), &names);
     if train.is_empty() {
         return Err(ClassifyError::Data(format!(
             "no `{}` rows for {}",
@@ -103,28 +105,50 @@ pub fn train(
     Ok(model)
 }
 
-/// The hyperparameters to try for `algo` with `p` features: tree depth for a tree, features
-/// per split for a forest.
+/// `d` with only the features `names` (which it has), in that order.
+fn project(d: &Dataset, names: &[String]) -> Dataset {
+    let columns = names
+        .iter()
+        .filter_map(|n| d.features.iter().position(|f| f == n))
+        .map(|i| d.columns[i].clone())
+        .collect();
+    Dataset { features: names.to_vec(), columns, ..d.clone() }
+}
+
+/// The hyperparameters to try for `algo` with `p` features, simplest first (ties go to the
+/// first): depth and leaf size for a tree, features per split and leaf size for a forest.
 pub fn candidates(algo: Algo, p: usize) -> Vec<Params> {
     let base = Params::default_for(algo, p);
     match algo {
-        Algo::Tree => [6, 10, 16]
-            .into_iter()
-            .map(|d| Params { tree: TreeParams { max_depth: d, ..base.tree }, ..base })
-            .collect(),
+        Algo::Tree => {
+            let mut out = Vec::new();
+            for max_depth in [6, 10, 16] {
+                for min_samples_leaf in [8, 3, 1] {
+                    let tree = TreeParams { max_depth, min_samples_leaf, ..base.tree };
+                    out.push(Params { tree, ..base });
+                }
+            }
+            out
+        }
         Algo::Forest => {
             let sqrt = ((p as f64).sqrt().round() as usize).max(1);
             let mut ks = vec![sqrt, (p / 3).max(1), (p / 2).max(1)];
             ks.dedup();
-            ks.into_iter()
-                .map(|k| Params { tree: TreeParams { max_features: Some(k), ..base.tree }, ..base })
-                .collect()
+            let mut out = Vec::new();
+            for k in ks {
+                for min_samples_leaf in [3, 1] {
+                    let tree = TreeParams { max_features: Some(k), min_samples_leaf, ..base.tree };
+                    out.push(Params { tree, ..base });
+                }
+            }
+            out
         }
     }
 }
 
-/// Picks the candidate with the best macro-F1 when trained on the first training seed and
-/// scored on the others: validation by seed, so the held-out splits are never looked at.
+/// Picks the candidate with the best mean macro-F1 over the training seeds, each in turn
+/// held out while the candidate is fitted on the others (leave one seed out): validation
+/// inside the training data, so the held-out splits are never looked at.
 fn select(
     train: &Dataset,
     classes: &[String],
@@ -134,35 +158,55 @@ fn select(
     schema: &FeatureSchema,
     candidates: Vec<Params>,
 ) -> Result<(Params, Vec<(String, f64)>), ClassifyError> {
-    let first = train.seed.iter().copied().min().unwrap_or(0);
-    let fit_part = train.select(|i| train.seed[i] == first);
-    let val_part = train.select(|i| train.seed[i] != first);
+    let mut seeds = train.seed.clone();
+    seeds.sort_unstable();
+    seeds.dedup();
     let Some(mut best) = candidates.first().copied() else {
         return Err(ClassifyError::Data("no hyperparameter candidates".into()));
     };
-    if val_part.is_empty() || candidates.len() == 1 {
+    if seeds.len() < 2 || candidates.len() == 1 {
         return Ok((best, Vec::new()));
     }
-    let y = y_of(&fit_part);
+    let folds: Vec<(Dataset, Vec<u16>, Dataset)> = seeds
+        .iter()
+        .map(|&held| {
+            let fit_part = train.select(|i| train.seed[i] != held);
+            let y = y_of(&fit_part);
+            (fit_part, y, train.select(|i| train.seed[i] == held))
+        })
+        .collect();
     let mut best_f1 = f64::NEG_INFINITY;
     let mut scores = Vec::new();
     for c in candidates {
-        let m = Model::fit(
-            system,
-            algo,
-            schema.clone(),
-            &TrainSet { columns: &fit_part.columns, y: &y, classes },
-            c,
-            String::new(),
-            &|_, _| {},
-        )?;
-        let f1 = metrics::evaluate(&val_part.labels, &predict_labels(&m, &val_part)).macro_f1;
+        let mut total = 0.0;
+        for (fit_part, y, val_part) in &folds {
+            let m = Model::fit(
+                system,
+                algo,
+                schema.clone(),
+                &TrainSet { columns: &fit_part.columns, y, classes },
+                c,
+                String::new(),
+                &|_, _| {},
+            )?;
+            total += metrics::evaluate(&val_part.labels, &predict_labels(&m, val_part)).macro_f1;
+        }
+        let f1 = total / folds.len() as f64;
         let what = match algo {
-            Algo::Tree => format!("max_depth {}", c.tree.max_depth),
-            Algo::Forest => format!("max_features {}", c.tree.max_features.unwrap_or(0)),
+            Algo::Tree => {
+                format!(
+                    "max_depth {} min_samples_leaf {}",
+                    c.tree.max_depth, c.tree.min_samples_leaf
+                )
+            }
+            Algo::Forest => format!(
+                "max_features {} min_samples_leaf {}",
+                c.tree.max_features.unwrap_or(0),
+                c.tree.min_samples_leaf
+            ),
         };
         scores.push((what, f1));
-        if f1 > best_f1 {
+        if f1 > best_f1 + 1e-9 {
             best_f1 = f1;
             best = c;
         }
@@ -297,7 +341,7 @@ pub fn render_with(
     if !model.selection.is_empty() {
         let _ = writeln!(
             s,
-            "- chosen by validation on the training seeds (fit on the first seed, macro-F1 on the others): {}",
+            "- chosen by validation inside the training split, never on the held-out splits (each training seed held out in turn, mean macro-F1): {}",
             model
                 .selection
                 .iter()

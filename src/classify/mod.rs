@@ -3,7 +3,9 @@
 //!
 //! - [`dataset`]: simulate scenarios in-process and label every node's windows.
 //! - [`io`]: datasets on disk (Parquet + a CSV sample + manifest).
-//! - [`tree`], [`model`]: the learner (histogram CART; one tree or a forest) and its file.
+//! - [`tree`], [`model`]: the learner (histogram CART; one tree or a forest) and its file;
+//!   [`flat`]: its trees flattened for fast batch prediction.
+//! - [`inputs`]: which features a model reads (ratios, not the node's size).
 //! - [`schema`]: the feature schema a model names, checked against the running catalogue.
 //! - [`metrics`], [`baseline`], [`card`]: held-out evaluation, the rules-only baseline and
 //!   `MODEL.md`.
@@ -17,7 +19,9 @@ pub mod card;
 pub mod classes;
 pub mod dataset;
 pub mod episodes;
+pub mod flat;
 pub mod incidents;
+pub mod inputs;
 pub mod io;
 pub mod metrics;
 pub mod model;

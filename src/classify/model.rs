@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ClassifyError;
+use super::flat::Flat;
 use super::schema::FeatureSchema;
 use super::tree::{Binned, Bins, Tree, TreeParams};
 use crate::System;
@@ -96,7 +97,23 @@ pub struct Model {
     /// Validation macro-F1 of each hyperparameter candidate tried (empty when none were).
     #[serde(default)]
     pub selection: Vec<(String, f64)>,
+    /// The trees flattened for prediction, built on first use (not part of the file).
+    #[serde(skip)]
+    flat: Compiled,
 }
+
+/// A lazily built [`Flat`]: a cache, so it never makes two models differ.
+#[derive(Debug, Clone, Default)]
+struct Compiled(std::sync::OnceLock<Flat>);
+
+impl PartialEq for Compiled {
+    fn eq(&self, _: &Compiled) -> bool {
+        true
+    }
+}
+
+/// Rows below which [`Model::predict`] stays on the calling thread.
+const PARALLEL_FROM: usize = 4096;
 
 /// Training rows: feature columns (NaN = missing) and a class index per row.
 pub struct TrainSet<'a> {
@@ -135,7 +152,14 @@ impl Model {
         }
         let bins = Bins::fit(data.columns);
         let binned = bins.transform(data.columns);
-        let x = Binned { bins: &bins, data: &binned, n, y: data.y, classes: data.classes.len() };
+        let x = Binned {
+            bins: &bins,
+            raw: data.columns,
+            data: &binned,
+            n,
+            y: data.y,
+            classes: data.classes.len(),
+        };
         let done = std::sync::atomic::AtomicUsize::new(0);
         let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 2);
         let grow = |t: usize| -> Tree {
@@ -177,41 +201,42 @@ impl Model {
             params,
             trees: trees.into_iter().map(|(_, t)| t).collect(),
             selection: Vec::new(),
+            flat: Compiled::default(),
         })
+    }
+
+    /// The flattened trees (built once, on first use).
+    fn flat(&self) -> &Flat {
+        self.flat.0.get_or_init(|| Flat::new(&self.trees, self.classes.len()))
     }
 
     /// Class probabilities of one row (`row(f)` is feature `f` of the schema).
     pub fn predict_proba(&self, row: &dyn Fn(usize) -> f64) -> Vec<f64> {
-        let k = self.classes.len();
-        let mut p = vec![0.0; k];
-        for t in &self.trees {
-            for (acc, &v) in p.iter_mut().zip(t.node_value(t.leaf(row))) {
-                *acc += f64::from(v);
-            }
-        }
-        let total = (self.trees.len().max(1) as f64) * 10_000.0;
-        p.iter_mut().for_each(|v| *v /= total);
-        p
+        self.flat().proba(row)
     }
 
-    /// The most probable class of every row of `columns`, on up to two threads.
+    /// The most probable class of every row of `columns` (one vector per feature of the
+    /// schema, all of the same length), on up to two threads.
     pub fn predict(&self, columns: &[Vec<f64>]) -> Vec<usize> {
         let n = columns.first().map_or(0, Vec::len);
-        let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 2);
+        let flat = self.flat();
+        let mut out = vec![0usize; n];
+        let threads = if n < PARALLEL_FROM {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 2)
+        };
         let chunk = n.div_ceil(threads).max(1);
         std::thread::scope(|s| {
-            let handles: Vec<_> = (0..n)
-                .step_by(chunk)
-                .map(|start| {
-                    s.spawn(move || {
-                        (start..(start + chunk).min(n))
-                            .map(|i| argmax(&self.predict_proba(&|f| columns[f][i])))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-        })
+            for (k, part) in out.chunks_mut(chunk).enumerate() {
+                if threads == 1 {
+                    flat.predict_into(columns, 0, part);
+                } else {
+                    s.spawn(move || flat.predict_into(columns, k * chunk, part));
+                }
+            }
+        });
+        out
     }
 
     /// The decision path of a single-tree model for `row`, as conditions with the row's
