@@ -203,7 +203,7 @@ fn round(t: i64, cpu_idle: f64, pending: f64) -> Option<Point> {
     for cpu in 0..4 {
         samples.push(Sample::new(
             "node_cpu_seconds_total",
-            vec![("cpu".into(), cpu.to_string()), ("mode".into(), "idle".into())],
+            vec![("cpu".into(), cpu.to_string().into()), ("mode".into(), "idle".into())],
             cpu_idle,
         ));
     }

@@ -33,7 +33,7 @@ fn the_dashboard_queries_only_metrics_the_daemon_exports() {
     .unwrap()
     .samples
     .into_iter()
-    .map(|s| s.name)
+    .map(|s| s.name.to_string())
     .collect();
     let re = regex::Regex::new(r"\b(opsadvisor_[a-z_]+|process_[a-z_]+)").unwrap();
     let mut queried = BTreeSet::new();

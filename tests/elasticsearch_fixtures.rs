@@ -360,7 +360,8 @@ fn matches_exporter_exposition_for_every_indexed_pair() {
         }
         let mut actual: BTreeMap<Series, f64> = BTreeMap::new();
         for s in out.samples {
-            let key = (s.name, s.labels);
+            let labels = s.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let key = (s.name.to_string(), labels);
             if actual.insert(key.clone(), s.value).is_some() {
                 failures.push(format!("{case}: duplicate series {key:?}"));
             }
@@ -537,7 +538,7 @@ fn catalogue_of_emitted_series() {
     for (path, endpoint) in covered_fixtures(&es) {
         for s in convert(&endpoint.responses(read(&path))).samples {
             let keys: Vec<&str> = s.labels.iter().map(|(k, _)| k.as_str()).collect();
-            catalogue.entry(s.name).or_default().insert(keys.join(","));
+            catalogue.entry(s.name.to_string()).or_default().insert(keys.join(","));
         }
     }
     for (name, label_sets) in &catalogue {

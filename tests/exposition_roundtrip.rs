@@ -41,8 +41,8 @@ fn families() -> impl Strategy<Value = BTreeMap<String, Vec<Sample>>> {
                     .into_iter()
                     .filter(|(l, _, _)| seen.insert(l.clone()))
                     .map(|(l, v, ts)| Sample {
-                        name: n.clone(),
-                        labels: l.into_iter().collect(),
+                        name: n.as_str().into(),
+                        labels: opsadvisor::sample::labels(l),
                         value: v,
                         timestamp_ms: ts,
                     })

@@ -264,7 +264,7 @@ async fn samples_agree(config: &Config, system: System) {
     for bean in Mapping::builtin().beans(system) {
         for rule in bean.read.values() {
             assert!(
-                produced.contains(&rule.metric)
+                produced.contains(rule.metric.as_str())
                     || rule.metric.starts_with("cassandra_columnfamily_"),
                 "{system:?}: {} ({}) never produced",
                 rule.metric,

@@ -666,7 +666,8 @@ impl Daemon {
                 clusters: vec![c.clone()],
                 ..Config::default()
             };
-            let (mut part, h) = sources::assemble_rounds(&one, &rounds);
+            let keep = |name: &str| self.window.keeps(name);
+            let (mut part, h) = sources::assemble_rounds_keeping(&one, &rounds, &keep);
             drop(rounds);
             self.facts.attach(&mut part);
             self.window.filter_round(&mut part);

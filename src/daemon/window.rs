@@ -10,11 +10,17 @@
 //! one per [`THIN_MS`]. Rates, slopes and maxima read timestamps, not round counts, so a
 //! sparser past changes little in what they compute while memory and per-cycle work stay
 //! at ~15 rounds whatever the interval (1,000 targets × 41 rounds would not fit 256 MB).
+//!
+//! Memory per kept sample is its label vector and a few words: every name and label string
+//! is an [`Atom`] shared across all rounds and targets of the window (a thousand nodes repeat
+//! the same `keyspace="system"`), so fifteen rounds of a series cost one copy of its text.
+//! The parser is told which series to build at all ([`Window::keeps`]), so the thousands of
+//! series a JMX exporter sends that no selector reads are validated but never allocated.
 
 use crate::features::catalog::Selector;
-use crate::sample::Sample;
+use crate::sample::{Atom, Sample};
 use crate::snapshot::{ClusterSnapshot, NodeSnapshot, Snapshot, SourceSeries};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Rounds at the head of the window that are never thinned.
 pub const RECENT_ROUNDS: usize = 4;
@@ -34,6 +40,8 @@ pub struct Window {
     max_rounds: usize,
     window_ms: i64,
     keep: Keep,
+    /// Every string the held samples use, once; see the module docs.
+    atoms: HashSet<Atom>,
 }
 
 impl Window {
@@ -41,6 +49,12 @@ impl Window {
     /// keeping only samples some selector in `keep` matches (empty: keep everything).
     pub fn new(max_rounds: usize, window_ms: i64, keep: Keep) -> Window {
         Window { max_rounds: max_rounds.max(2), window_ms, keep, ..Window::default() }
+    }
+
+    /// Whether some selector may read series called `name` (the parse-time filter: label
+    /// matchers are applied by [`Window::filter_round`]).
+    pub fn keeps(&self, name: &str) -> bool {
+        self.keep.is_empty() || self.keep.contains_key(name)
     }
 
     /// Drops the samples no catalogue selector reads from a round, before it is pushed.
@@ -76,7 +90,8 @@ impl Window {
 
     /// Appends one round (a snapshot of exactly one round, taken at wall time `at_ms`, already
     /// passed through [`Window::filter_round`]), then drops the rounds that fell out of the window.
-    pub fn push(&mut self, round: Snapshot, at_ms: i64) {
+    pub fn push(&mut self, mut round: Snapshot, at_ms: i64) {
+        self.share_atoms(&mut round);
         let old = std::mem::take(&mut self.snapshot);
         let n = old.rounds;
         let mut old_clusters = old.clusters;
@@ -133,6 +148,33 @@ impl Window {
             let c = len - 1 - RECENT_ROUNDS;
             if self.times[c] - self.times[c - 1] < THIN_MS {
                 self.remove_round(c);
+            }
+        }
+        // Strings only the table still holds belonged to rounds that left the window.
+        self.atoms.retain(|a| !a.is_unique());
+    }
+
+    /// Replaces each string of the new round by the window's copy of it (adding new ones), so
+    /// the round's own copies are freed when its parse result goes.
+    fn share_atoms(&mut self, round: &mut Snapshot) {
+        let atoms = &mut self.atoms;
+        let mut share = |a: &mut Atom| match atoms.get(a.as_str()) {
+            Some(held) => *a = held.clone(),
+            None => {
+                atoms.insert(a.clone());
+            }
+        };
+        for c in &mut round.clusters {
+            for s in
+                c.cluster_sources.iter_mut().chain(c.nodes.iter_mut().flat_map(|n| &mut n.sources))
+            {
+                for sample in s.points.iter_mut().flatten().flat_map(|p| &mut p.samples) {
+                    share(&mut sample.name);
+                    for (k, v) in &mut sample.labels {
+                        share(k);
+                        share(v);
+                    }
+                }
             }
         }
     }
@@ -194,7 +236,7 @@ fn merge(mut before: Vec<SourceSeries>, now: Vec<SourceSeries>, n: usize) -> Vec
 }
 
 fn wanted(keep: &Keep, s: &Sample) -> bool {
-    keep.get(&s.name).is_some_and(|sels| sels.iter().any(|sel| sel.matches(s)))
+    keep.get(s.name.as_str()).is_some_and(|sels| sels.iter().any(|sel| sel.matches(s)))
 }
 
 fn filter(round: &mut Snapshot, keep: &Keep) {
@@ -287,6 +329,40 @@ mod tests {
         // "new" disappeared from the config: carried while it has points, then dropped.
         w.push(round(&[("a", Some(6.0)), ("b", Some(6.0))], 210_000), 210_000);
         assert!(w.snapshot().clusters[0].nodes.iter().all(|n| n.name != "new"));
+    }
+
+    #[test]
+    fn rounds_share_one_copy_of_each_string_and_release_it_with_the_last_round() {
+        let mut w = Window::new(2, 600_000, Keep::new());
+        let labelled = |v: f64| {
+            let mut r = round(&[("a", Some(v))], 0);
+            let p = r.clusters[0].nodes[0].sources[0].points[0].as_mut().unwrap();
+            p.samples[0].labels = crate::sample::labels([("keyspace", "ks1")]);
+            r
+        };
+        w.push(labelled(1.0), 0);
+        w.push(labelled(2.0), 15_000);
+        let points = &w.snapshot().clusters[0].nodes[0].sources[0].points;
+        let (first, second) =
+            (&points[0].as_ref().unwrap().samples, &points[1].as_ref().unwrap().samples);
+        assert_eq!(second[0].value, 2.0);
+        assert!(Atom::ptr_eq(&first[0].name, &second[0].name), "names are shared across rounds");
+        assert!(Atom::ptr_eq(&first[0].labels[0].1, &second[0].labels[0].1));
+        assert_eq!(w.atoms.len(), 4, "keep_me, drop_me, keyspace, ks1");
+        // Rounds without the label: once both labelled rounds have left, its strings go too.
+        w.push(round(&[("a", Some(3.0))], 30_000), 30_000);
+        w.push(round(&[("a", Some(4.0))], 45_000), 45_000);
+        assert!(w.atoms.iter().all(|a| *a != "keyspace" && *a != "ks1"), "{:?}", w.atoms);
+    }
+
+    #[test]
+    fn the_parse_filter_keeps_catalogue_names_only() {
+        let keep: Keep =
+            [("keep_me".to_string(), vec![Selector::parse("keep_me{x=\"1\"}").unwrap()])].into();
+        let w = Window::new(3, 60_000, keep);
+        assert!(w.keeps("keep_me"));
+        assert!(!w.keeps("drop_me"));
+        assert!(Window::new(3, 60_000, Keep::new()).keeps("anything"), "no catalogue: keep all");
     }
 
     #[test]

@@ -234,12 +234,12 @@ impl Conv {
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    crate::sample::labels(pairs.iter().copied())
 }
 
 fn with(base: &Labels, extra: &[(&str, &str)]) -> Labels {
     let mut l = base.clone();
-    l.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    l.extend(labels(extra));
     l
 }
 

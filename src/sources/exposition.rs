@@ -54,10 +54,15 @@
 //! vs. warm heap). The cost is dominated by the allocations the owned [`Sample`] API requires
 //! (one `String` per name and two per label), not by scanning.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::sample::{Labels, Sample};
+use crate::sample::{Atom, Labels, Sample};
+
+/// Labels of the line being parsed, borrowed from the body (a value is owned only when it
+/// had a backslash escape). They become [`Labels`] of [`Atom`]s only for samples that are kept.
+type RawLabels<'a> = Vec<(&'a str, Cow<'a, str>)>;
 
 /// The `Accept` header Prometheus 2.x sends when scraping: OpenMetrics 1.0.0 preferred, then
 /// OpenMetrics 0.0.1, then the text format 0.0.4, then anything.
@@ -199,6 +204,15 @@ pub struct ParseError {
     pub reason: String,
 }
 
+/// The sample vector is sized for the body up front; a filtered parse keeps few of them, and
+/// the result may be held for the whole window.
+fn fit(mut samples: Vec<Sample>) -> Vec<Sample> {
+    if samples.capacity() > 2 * samples.len() + 64 {
+        samples.shrink_to_fit();
+    }
+    samples
+}
+
 fn err<T>(line: usize, reason: impl Into<String>) -> Result<T, ParseError> {
     Err(ParseError { line, reason: reason.into() })
 }
@@ -208,6 +222,21 @@ fn err<T>(line: usize, reason: impl Into<String>) -> Result<T, ParseError> {
 /// Returns every sample with its full series name (e.g. `foo_bucket`), the family metadata and
 /// lint warnings, or the first error with its line.
 pub fn parse(body: &[u8], format: Format) -> Result<Exposition, ParseError> {
+    parse_keeping(body, format, &|_| true)
+}
+
+/// [`parse`], keeping only the samples whose series name `keep` accepts.
+///
+/// The whole body is still validated and linted exactly as [`parse`] does (a scrape either
+/// parses or fails the same way whatever is kept, and `families`/`warnings` are complete);
+/// only the samples `keep` rejects are never built. The daemon reads a few dozen catalogue
+/// series out of thousands, so this is where most of a scrape's allocations go away.
+/// `keep` is asked once per run of samples with the same name, not once per sample.
+pub fn parse_keeping(
+    body: &[u8],
+    format: Format,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Exposition, ParseError> {
     let src = match std::str::from_utf8(body) {
         Ok(s) => s,
         Err(e) => {
@@ -218,8 +247,8 @@ pub fn parse(body: &[u8], format: Format) -> Result<Exposition, ParseError> {
         }
     };
     match format {
-        Format::Text => TextParser::new(src.len()).run(src),
-        Format::OpenMetrics => OmParser::new(src.len()).run(src),
+        Format::Text => TextParser::new(src.len(), keep).run(src),
+        Format::OpenMetrics => OmParser::new(src.len(), keep).run(src),
     }
 }
 
@@ -411,6 +440,105 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
+/// Turns the borrowed strings of kept samples into shared [`Atom`]s: each distinct string of a
+/// body is allocated once and every sample that repeats it shares it.
+///
+/// Consecutive samples mostly repeat the previous sample's name and its labels position by
+/// position (`keyspace`, `table`, ... on every line of a family), so those are compared with
+/// the previous sample first and only a change costs a hash lookup. Escaped values (owned after
+/// unescaping) are rare and not interned. The table lives for one body, so a target that sends
+/// a million distinct values costs what those values cost, and no more.
+struct Atoms<'a> {
+    table: HashMap<&'a str, Atom, FxBuild>,
+    last_name: Option<(&'a str, Atom)>,
+    /// Per label position in the previous kept samples: the name text and its atom, and the
+    /// last unescaped value text at that position with its atom.
+    last: Vec<(&'a str, Atom, Option<(&'a str, Atom)>)>,
+}
+
+impl<'a> Atoms<'a> {
+    fn new() -> Self {
+        Atoms { table: HashMap::default(), last_name: None, last: Vec::new() }
+    }
+
+    #[inline]
+    fn get(&mut self, s: &'a str) -> Atom {
+        intern(&mut self.table, s)
+    }
+
+    #[inline]
+    fn name(&mut self, s: &'a str) -> Atom {
+        match &self.last_name {
+            Some((text, atom)) if *text == s => atom.clone(),
+            _ => {
+                let atom = self.get(s);
+                self.last_name = Some((s, atom.clone()));
+                atom
+            }
+        }
+    }
+
+    fn labels(&mut self, raw: &[(&'a str, Cow<'a, str>)]) -> Labels {
+        let mut out = Vec::with_capacity(raw.len());
+        for (j, (k, v)) in raw.iter().enumerate() {
+            let k = *k;
+            if j == self.last.len() {
+                let ka = self.get(k);
+                self.last.push((k, ka, None));
+            }
+            let Some(slot) = self.last.get_mut(j) else { continue };
+            if slot.0 != k {
+                *slot = (k, intern(&mut self.table, k), None);
+            }
+            let ka = slot.1.clone();
+            let va = match v {
+                // Unescaped text is not in the body: neither cached nor interned.
+                Cow::Owned(v) => Atom::from(v.as_str()),
+                Cow::Borrowed(v) => match &slot.2 {
+                    Some((text, atom)) if text == v => atom.clone(),
+                    _ => {
+                        let atom = intern(&mut self.table, v);
+                        slot.2 = Some((v, atom.clone()));
+                        atom
+                    }
+                },
+            };
+            out.push((ka, va));
+        }
+        out
+    }
+}
+
+#[inline]
+fn intern<'a>(table: &mut HashMap<&'a str, Atom, FxBuild>, s: &'a str) -> Atom {
+    if let Some(a) = table.get(s) {
+        return a.clone();
+    }
+    let a = Atom::from(s);
+    table.insert(s, a.clone());
+    a
+}
+
+/// Whether samples named `name` are kept, asked once per run of equal names.
+struct KeepCache<'a, 'k> {
+    keep: &'k dyn Fn(&str) -> bool,
+    last: Option<(&'a str, bool)>,
+}
+
+impl<'a, 'k> KeepCache<'a, 'k> {
+    #[inline]
+    fn keeps(&mut self, name: &'a str) -> bool {
+        match self.last {
+            Some((text, kept)) if text == name => kept,
+            _ => {
+                let kept = (self.keep)(name);
+                self.last = Some((name, kept));
+                kept
+            }
+        }
+    }
+}
+
 /// A short, escaped excerpt for error messages.
 fn excerpt(s: &str) -> String {
     const MAX: usize = 48;
@@ -427,19 +555,23 @@ fn excerpt(s: &str) -> String {
 /// Reads a label value after its opening quote; returns the unescaped value and the index after
 /// the closing quote. `\\`, `\"` and `\n` are unescaped; other escapes are an error when `strict`
 /// (text format, as `expfmt`), otherwise kept verbatim (OpenMetrics, as the reference parsers).
-fn read_label_value(line: &str, start: usize, strict: bool) -> Result<(String, usize), String> {
+fn read_label_value(
+    line: &str,
+    start: usize,
+    strict: bool,
+) -> Result<(Cow<'_, str>, usize), String> {
     let b = line.as_bytes();
     let rest = b.get(start..).unwrap_or_default();
     let mut i = start + rest.iter().position(|&c| c == b'"' || c == b'\\').unwrap_or(rest.len());
     if at(b, i) == b'"' {
-        return Ok((line.get(start..i).unwrap_or_default().to_owned(), i + 1));
+        return Ok((Cow::Borrowed(line.get(start..i).unwrap_or_default()), i + 1));
     }
     let mut out = String::with_capacity(i - start + 8);
     out.push_str(line.get(start..i).unwrap_or_default());
     loop {
         match b.get(i) {
             None => return Err("unterminated label value".into()),
-            Some(b'"') => return Ok((out, i + 1)),
+            Some(b'"') => return Ok((Cow::Owned(out), i + 1)),
             Some(b'\\') => {
                 match b.get(i + 1) {
                     Some(b'\\') => out.push('\\'),
@@ -472,11 +604,11 @@ fn read_label_value(line: &str, start: usize, strict: bool) -> Result<(String, u
 }
 
 /// Sorts labels by name and rejects duplicate names.
-fn sort_labels(labels: &mut Labels) -> Result<(), String> {
+fn sort_labels<V>(labels: &mut [(&str, V)]) -> Result<(), String> {
     if labels.windows(2).all(|w| w[0].0 < w[1].0) {
         return Ok(());
     }
-    labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    labels.sort_unstable_by(|a, b| a.0.cmp(b.0));
     match labels.windows(2).find(|w| w[0].0 == w[1].0) {
         Some(w) => Err(format!("duplicate label name {:?}", w[0].0)),
         None => Ok(()),
@@ -735,10 +867,10 @@ impl FamFacts {
     }
 
     #[inline]
-    fn observe(&mut self, labels: &Labels) {
+    fn observe<V>(&mut self, labels: &[(&str, V)]) {
         self.samples += 1;
-        for (k, _) in labels {
-            match k.as_str() {
+        for &(k, _) in labels {
+            match k {
                 "le" => self.has_le = true,
                 "quantile" => self.has_quantile = true,
                 _ => {}
@@ -883,7 +1015,7 @@ fn lint_family(f: &Family, facts: &FamFacts, om: bool, out: &mut Vec<Lint>) {
 // Prometheus text format 0.0.4
 // ---------------------------------------------------------------------------------------------
 
-struct TextParser<'a> {
+struct TextParser<'a, 'k> {
     families: Vec<Family>,
     facts: Vec<FamFacts>,
     /// Whether the family had an explicit `TYPE` line.
@@ -892,12 +1024,14 @@ struct TextParser<'a> {
     by_name: HashMap<&'a str, usize, FxBuild>,
     current: usize,
     samples: Vec<Sample>,
-    /// Reused label buffer; each sample gets an exactly sized copy.
-    scratch: Labels,
+    /// Reused label buffer, borrowed from the body.
+    scratch: RawLabels<'a>,
+    atoms: Atoms<'a>,
+    keep: KeepCache<'a, 'k>,
 }
 
-impl<'a> TextParser<'a> {
-    fn new(len: usize) -> Self {
+impl<'a, 'k> TextParser<'a, 'k> {
+    fn new(len: usize, keep: &'k dyn Fn(&str) -> bool) -> Self {
         TextParser {
             families: Vec::new(),
             facts: Vec::new(),
@@ -907,6 +1041,8 @@ impl<'a> TextParser<'a> {
             current: usize::MAX,
             samples: Vec::with_capacity(len / 64),
             scratch: Vec::new(),
+            atoms: Atoms::new(),
+            keep: KeepCache { keep, last: None },
         }
     }
 
@@ -926,7 +1062,7 @@ impl<'a> TextParser<'a> {
         for (f, facts) in self.families.iter().zip(&self.facts) {
             lint_family(f, facts, false, &mut warnings);
         }
-        Ok(Exposition { families: self.families, samples: self.samples, warnings })
+        Ok(Exposition { families: self.families, samples: fit(self.samples), warnings })
     }
 
     fn family(&mut self, name: &'a str, line: usize) -> usize {
@@ -1103,23 +1239,28 @@ impl<'a> TextParser<'a> {
             _ => "",
         };
         let bad_special = labels.iter().find(|(k, v)| {
-            !special.is_empty() && k == special && parse_float(v.as_bytes()).is_none()
+            !special.is_empty() && *k == special && parse_float(v.as_bytes()).is_none()
         });
         if let Some((_, v)) = bad_special {
             return err(no, format!("{special} label value {} is not a number", excerpt(v)));
         }
         self.facts[fi].observe(labels);
-        let mut owned = Vec::with_capacity(labels.len());
-        owned.append(labels);
-        let labels = owned;
-        self.samples.push(Sample { name: name.to_owned(), labels, value, timestamp_ms });
+        if self.keep.keeps(name) {
+            let labels = self.atoms.labels(&self.scratch);
+            let name = self.atoms.name(name);
+            self.samples.push(Sample { name, labels, value, timestamp_ms });
+        }
         Ok(())
     }
 }
 
 /// Parses text-format labels after `{`; returns the index after `}`. Blanks are allowed around
 /// every token and a trailing comma is allowed, as in expfmt and promparse.
-fn text_labels(line: &str, mut i: usize, labels: &mut Labels) -> Result<usize, String> {
+fn text_labels<'a>(
+    line: &'a str,
+    mut i: usize,
+    labels: &mut RawLabels<'a>,
+) -> Result<usize, String> {
     let b = line.as_bytes();
     loop {
         i = skip_blanks(b, i);
@@ -1147,7 +1288,7 @@ fn text_labels(line: &str, mut i: usize, labels: &mut Labels) -> Result<usize, S
             return Err(format!("expected '\"' to start the value of label {name}"));
         }
         let (value, after) = read_label_value(line, i + 1, true)?;
-        labels.push((name.to_owned(), value));
+        labels.push((name, value));
         i = skip_blanks(b, after);
         match at(b, i) {
             b',' => i += 1,
@@ -1222,9 +1363,9 @@ impl<'a> OmFamily<'a> {
 }
 
 /// Hash of a group key: the labels without `skip`.
-fn group_hash(labels: &Labels, skip: Option<&str>) -> u64 {
+fn group_hash(labels: &RawLabels<'_>, skip: Option<&str>) -> u64 {
     let mut h = FxHasher::default();
-    for (k, v) in labels.iter().filter(|(k, _)| Some(k.as_str()) != skip) {
+    for (k, v) in labels.iter().filter(|(k, _)| Some(*k) != skip) {
         h.write(k.as_bytes());
         h.write_u8(0xff);
         h.write(v.as_bytes());
@@ -1241,18 +1382,21 @@ struct OmLine<'a> {
     exemplar: bool,
 }
 
-struct OmParser<'a> {
+struct OmParser<'a, 'k> {
     samples: Vec<Sample>,
     families: Vec<Family>,
     warnings: Vec<Lint>,
     seen_names: HashSet<String, FxBuild>,
     cur: Option<OmFamily<'a>>,
-    /// Reused label buffer; each sample gets an exactly sized copy.
-    scratch: Labels,
+    /// Reused label buffer, borrowed from the body.
+    scratch: RawLabels<'a>,
+    atoms: Atoms<'a>,
+    /// Applied when a family ends: its checks read all of its samples.
+    keep: &'k dyn Fn(&str) -> bool,
 }
 
-impl<'a> OmParser<'a> {
-    fn new(len: usize) -> Self {
+impl<'a, 'k> OmParser<'a, 'k> {
+    fn new(len: usize, keep: &'k dyn Fn(&str) -> bool) -> Self {
         OmParser {
             samples: Vec::with_capacity(len / 64),
             families: Vec::new(),
@@ -1260,6 +1404,8 @@ impl<'a> OmParser<'a> {
             seen_names: HashSet::default(),
             cur: None,
             scratch: Vec::new(),
+            atoms: Atoms::new(),
+            keep,
         }
     }
 
@@ -1286,7 +1432,11 @@ impl<'a> OmParser<'a> {
         if !eof {
             return err(last.max(1), "missing \"# EOF\" at the end of an OpenMetrics exposition");
         }
-        Ok(Exposition { families: self.families, samples: self.samples, warnings: self.warnings })
+        Ok(Exposition {
+            families: self.families,
+            samples: fit(self.samples),
+            warnings: self.warnings,
+        })
     }
 
     fn metadata(&mut self, line: &'a str, no: usize) -> Result<(), ParseError> {
@@ -1357,7 +1507,7 @@ impl<'a> OmParser<'a> {
         let Some(f) = self.cur.as_mut() else { return Ok(()) };
         let kind = f.kind();
         let suffix = s.name.get(f.name.len()..).unwrap_or_default();
-        let label = |k: &str| labels.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let label = |k: &str| labels.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_ref());
         let is_integer = s.value.is_finite() && s.value.fract() == 0.0;
 
         if kind == MetricKind::StateSet && label(f.name).is_none() {
@@ -1443,15 +1593,15 @@ impl<'a> OmParser<'a> {
         f.facts.observe(&labels);
         f.ts.push(s.ts);
         f.lines.push(no);
-        let mut owned = Vec::with_capacity(labels.len());
-        owned.append(&mut labels);
-        self.scratch = labels;
-        self.samples.push(Sample {
-            name: s.name.to_owned(),
-            labels: owned,
+        let sample = Sample {
+            name: self.atoms.name(s.name),
+            labels: self.atoms.labels(&labels),
             value: s.value,
             timestamp_ms: s.ts.map(nanos_to_millis),
-        });
+        };
+        labels.clear();
+        self.scratch = labels;
+        self.samples.push(sample);
         Ok(())
     }
 
@@ -1497,6 +1647,11 @@ impl<'a> OmParser<'a> {
         let family = Family { name: f.name.to_owned(), kind, help: f.help, unit: f.unit };
         lint_family(&family, &f.facts, true, &mut self.warnings);
         self.families.push(family);
+        let keep = self.keep;
+        if self.samples.get(f.start..).unwrap_or_default().iter().any(|s| !keep(&s.name)) {
+            let tail = self.samples.split_off(f.start.min(self.samples.len()));
+            self.samples.extend(tail.into_iter().filter(|s| keep(&s.name)));
+        }
         Ok(())
     }
 }
@@ -1649,15 +1804,26 @@ fn check_summary(f: &OmFamily<'_>, samples: &[Sample]) -> Result<bool, ParseErro
 }
 
 /// Equality of two group keys, each given as labels minus its own skipped label.
-fn labels_eq(a: &Labels, a_skip: Option<&str>, b: &Labels, b_skip: Option<&str>) -> bool {
-    let a = a.iter().filter(|(k, _)| Some(k.as_str()) != a_skip);
-    let b = b.iter().filter(|(k, _)| Some(k.as_str()) != b_skip);
-    a.eq(b)
+fn labels_eq<K1, V1, K2, V2>(
+    a: &[(K1, V1)],
+    a_skip: Option<&str>,
+    b: &[(K2, V2)],
+    b_skip: Option<&str>,
+) -> bool
+where
+    K1: AsRef<str>,
+    V1: AsRef<str>,
+    K2: AsRef<str>,
+    V2: AsRef<str>,
+{
+    let a = a.iter().filter(|(k, _)| Some(k.as_ref()) != a_skip);
+    let b = b.iter().filter(|(k, _)| Some(k.as_ref()) != b_skip);
+    a.map(|(k, v)| (k.as_ref(), v.as_ref())).eq(b.map(|(k, v)| (k.as_ref(), v.as_ref())))
 }
 
 /// Parses OpenMetrics labels after `{` (no blanks, no trailing comma); returns the index after
 /// `}`.
-fn om_labels(line: &str, mut i: usize, labels: &mut Labels) -> Result<usize, String> {
+fn om_labels<'a>(line: &'a str, mut i: usize, labels: &mut RawLabels<'a>) -> Result<usize, String> {
     let b = line.as_bytes();
     if at(b, i) == b'}' {
         return Ok(i + 1);
@@ -1678,7 +1844,7 @@ fn om_labels(line: &str, mut i: usize, labels: &mut Labels) -> Result<usize, Str
             return Err(format!("expected '\"' to start the value of label {name}"));
         }
         let (value, after) = read_label_value(line, name_end + 2, false)?;
-        labels.push((name.to_owned(), value));
+        labels.push((name, value));
         match at(b, after) {
             b',' => i = after + 1,
             b'}' => return Ok(after + 1),
@@ -1687,7 +1853,7 @@ fn om_labels(line: &str, mut i: usize, labels: &mut Labels) -> Result<usize, Str
     }
 }
 
-fn parse_om_line<'l>(line: &'l str, labels: &mut Labels) -> Result<OmLine<'l>, String> {
+fn parse_om_line<'l>(line: &'l str, labels: &mut RawLabels<'l>) -> Result<OmLine<'l>, String> {
     let b = line.as_bytes();
     let name_end = scan_metric_name(b, 0);
     if name_end == 0 {
@@ -1745,7 +1911,7 @@ fn om_exemplar(line: &str, i: usize) -> Result<(), String> {
     if at(b, i + 1) != b' ' || at(b, i + 2) != b'{' {
         return Err(format!("invalid exemplar in {}", excerpt(line)));
     }
-    let mut labels = Vec::new();
+    let mut labels: RawLabels<'_> = Vec::new();
     let after = om_labels(line, i + 3, &mut labels).map_err(|e| format!("exemplar: {e}"))?;
     sort_labels(&mut labels).map_err(|e| format!("exemplar: {e}"))?;
     let length: usize = labels.iter().map(|(k, v)| k.chars().count() + v.chars().count()).sum();
@@ -1784,7 +1950,7 @@ mod tests {
     }
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        crate::sample::labels(pairs.iter().copied())
     }
 
     #[test]
@@ -1797,6 +1963,53 @@ mod tests {
         assert!(parse(b"m{a=\"\\t\"} 1\n", Format::Text).is_err());
         let e = om("m{a=\"\\z\"} 1\n# EOF\n");
         assert_eq!(e.samples[0].label("a"), Some("\\z"));
+    }
+
+    #[test]
+    fn shared_strings_never_mix_up_values() {
+        // Position caches and the intern table must not confuse raw and unescaped text.
+        let e = text(
+            "m{a=\"\\\\\"} 1\nm{a=\"\"} 2\nm{a=\"\\\\\",b=\"x\"} 3\nm{b=\"\\\\\"} 4\nm{a=\"x\"} 5\n",
+        );
+        let got: Vec<Vec<(&str, &str)>> = e
+            .samples
+            .iter()
+            .map(|s| s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                vec![("a", "\\")],
+                vec![("a", "")],
+                vec![("a", "\\"), ("b", "x")],
+                vec![("b", "\\")],
+                vec![("a", "x")],
+            ]
+        );
+        assert!(Atom::ptr_eq(&e.samples[0].name, &e.samples[4].name), "one name, one allocation");
+        assert!(Atom::ptr_eq(&e.samples[2].labels[1].1, &e.samples[4].labels[0].1), "x is shared");
+    }
+
+    #[test]
+    fn a_filtered_parse_validates_and_lints_everything_but_builds_only_what_is_kept() {
+        let body =
+            "# TYPE a counter\na_total{x=\"1\"} 1\n# HELP b B\n# TYPE b gauge\nb 2\nb{y=\"2\"} 3\n";
+        let keep = |n: &str| n == "b";
+        for (body, format) in
+            [(body.to_string(), Format::Text), (format!("{body}# EOF\n"), Format::OpenMetrics)]
+        {
+            let all = parse(body.as_bytes(), format).unwrap();
+            let some = parse_keeping(body.as_bytes(), format, &keep).unwrap();
+            assert_eq!(some.families, all.families, "{format:?}");
+            assert_eq!(some.warnings, all.warnings, "{format:?}");
+            let kept: Vec<&Sample> = all.samples.iter().filter(|s| s.name == "b").collect();
+            assert_eq!(some.samples.iter().collect::<Vec<_>>(), kept, "{format:?}");
+        }
+        // An error in a series nobody keeps still fails the scrape, at its line.
+        let bad = "b 1\na_total{x=\"1\"} one\n";
+        assert_eq!(parse_keeping(bad.as_bytes(), Format::Text, &keep).map_err(|e| e.line), Err(2));
+        let bad_om = "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\nb 1\n# EOF\n";
+        assert!(parse_keeping(bad_om.as_bytes(), Format::OpenMetrics, &keep).is_err());
     }
 
     #[test]

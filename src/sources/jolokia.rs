@@ -400,12 +400,12 @@ fn to_sample(bean: &Bean, r: &Reading) -> Option<Sample> {
                 Some(key) => props.iter().find(|(p, _)| p == key)?.1.clone(),
                 None => v.clone(),
             };
-            labels.push((k.clone(), value));
+            labels.push((k.into(), value.into()));
         }
     } else {
-        labels.extend(rule.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        labels.extend(rule.labels.iter().map(|(k, v)| (k.into(), v.into())));
     }
-    Some(Sample::new(rule.metric.clone(), labels, r.value * rule.scale.unwrap_or(1.0)))
+    Some(Sample::new(rule.metric.as_str(), labels, r.value * rule.scale.unwrap_or(1.0)))
 }
 
 #[cfg(test)]

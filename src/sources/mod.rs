@@ -240,6 +240,17 @@ pub async fn fetch_rounds(config: &Config, client: &reqwest::Client) -> Rounds {
 /// Parses fetched rounds into the snapshot and each target's health. A body that does not
 /// parse is a failed scrape of that target, like a failed fetch.
 pub fn assemble_rounds(config: &Config, rounds: &Rounds) -> (Snapshot, Vec<TargetHealth>) {
+    assemble_rounds_keeping(config, rounds, &|_| true)
+}
+
+/// [`assemble_rounds`], building from expositions only the series whose name `keep` accepts
+/// ([`exposition::parse_keeping`]): the daemon's window reads a few catalogue series, and
+/// a scrape that does not parse still fails whatever is kept.
+pub fn assemble_rounds_keeping(
+    config: &Config,
+    rounds: &Rounds,
+    keep: &dyn Fn(&str) -> bool,
+) -> (Snapshot, Vec<TargetHealth>) {
     let results: Vec<Vec<Result<Parsed, String>>> = rounds
         .targets
         .iter()
@@ -247,7 +258,8 @@ pub fn assemble_rounds(config: &Config, rounds: &Rounds) -> (Snapshot, Vec<Targe
         .map(|(t, rs)| {
             rs.iter()
                 .map(|r| {
-                    let parsed = r.as_ref().map_err(Clone::clone).and_then(|raw| parse_raw(t, raw));
+                    let parsed =
+                        r.as_ref().map_err(Clone::clone).and_then(|raw| parse_raw(t, raw, keep));
                     if let Err(e) = &parsed {
                         tracing::warn!(cluster = %t.cluster, url = %redact(&t.url), error = %e, "Scrape failed.");
                     }
@@ -292,6 +304,9 @@ fn assemble(
     rounds: usize,
 ) -> Snapshot {
     let mut clusters = Vec::new();
+    // Each target's results are moved into the snapshot, not copied.
+    let mut results: Vec<Option<Vec<Result<Scraped, String>>>> =
+        results.into_iter().map(Some).collect();
     for c in config.clusters.iter().filter(|c| c.prometheus.is_none()) {
         let mut nodes: Vec<NodeSnapshot> = c
             .targets
@@ -299,21 +314,25 @@ fn assemble(
             .map(|t| NodeSnapshot { name: t.node.clone(), sources: Vec::new() })
             .collect();
         let mut cluster_sources = Vec::new();
-        for (t, rs) in targets.iter().zip(&results).filter(|(t, _)| t.cluster == c.name) {
+        for (t, slot) in targets.iter().zip(&mut results).filter(|(t, _)| t.cluster == c.name) {
+            let Some(rs) = slot.take() else { continue };
             let source = redact(&t.url);
             match t.kind {
                 TargetKind::Elasticsearch | TargetKind::ElasticsearchExporter => {
                     let mut cluster_points = Vec::new();
                     let mut per_node: BTreeMap<String, Vec<Option<Point>>> = BTreeMap::new();
-                    for (round, r) in rs.iter().enumerate() {
+                    for (round, r) in rs.into_iter().enumerate() {
                         match r {
                             Ok(Scraped::Es { cluster, nodes: es_nodes }) => {
-                                cluster_points.push(Some(cluster.clone()));
+                                cluster_points.push(Some(cluster));
                                 for (name, p) in es_nodes {
-                                    per_node
-                                        .entry(name.clone())
-                                        .or_insert_with(|| vec![None; rounds])[round] =
-                                        Some(p.clone());
+                                    if let Some(slot) = per_node
+                                        .entry(name)
+                                        .or_insert_with(|| vec![None; rounds])
+                                        .get_mut(round)
+                                    {
+                                        *slot = Some(p);
+                                    }
                                 }
                             }
                             _ => cluster_points.push(None),
@@ -331,9 +350,9 @@ fn assemble(
                 }
                 _ => {
                     let points = rs
-                        .iter()
+                        .into_iter()
                         .map(|r| match r {
-                            Ok(Scraped::Points(p)) => Some(p.clone()),
+                            Ok(Scraped::Points(p)) => Some(p),
                             _ => None,
                         })
                         .collect();
@@ -412,7 +431,7 @@ pub async fn fetch_raw(
 }
 
 /// Parses what one fetch returned. Samples without timestamps are dated by the fetch.
-fn parse_raw(target: &Target, raw: &Raw) -> Result<Parsed, String> {
+fn parse_raw(target: &Target, raw: &Raw, keep: &dyn Fn(&str) -> bool) -> Result<Parsed, String> {
     let kind = target.kind;
     if kind == TargetKind::Jolokia {
         let body = raw.bodies.get("jolokia").ok_or("no body recorded")?;
@@ -456,8 +475,8 @@ fn parse_raw(target: &Target, raw: &Raw) -> Result<Parsed, String> {
     }
     let body = raw.bodies.get("metrics").ok_or("no body recorded")?;
     let format = exposition::detect_format(body.content_type.as_deref(), &body.body);
-    let parsed =
-        exposition::parse(&body.body, format).map_err(|e| format!("invalid exposition: {e}"))?;
+    let parsed = exposition::parse_keeping(&body.body, format, keep)
+        .map_err(|e| format!("invalid exposition: {e}"))?;
     let timestamp_ms =
         parsed.samples.iter().filter_map(|s| s.timestamp_ms).max().unwrap_or(raw.fetched_ms);
     let scraped = match kind {
@@ -663,7 +682,7 @@ mod tests {
             auth: None,
             tls: None,
         };
-        match parse_raw(&target, raw).unwrap().scraped {
+        match parse_raw(&target, raw, &|_| true).unwrap().scraped {
             Scraped::Points(p) => {
                 assert_eq!(p.samples[0].name, "jvm_threads_current");
                 p.timestamp_ms

@@ -172,7 +172,8 @@ pub fn to_snapshot(
             }
             _ => &mut cluster_rounds,
         };
-        let labels: Vec<(String, String)> = labels.into_iter().collect();
+        let labels = crate::sample::labels(labels);
+        let atom = crate::sample::Atom::from(name.as_str());
         for (t, v) in series.values {
             let t_ms = (t * 1000.0).round() as i64;
             let k = (t_ms - start_ms + step_ms / 2).div_euclid(step_ms);
@@ -185,7 +186,7 @@ pub fn to_snapshot(
                     other.parse().map_err(|_| format!("bad sample value '{other}' for {name}"))?
                 }
             };
-            let mut s = Sample::new(name.clone(), labels.clone(), value);
+            let mut s = Sample::new(atom.clone(), labels.clone(), value);
             s.timestamp_ms = Some(t_ms);
             slot.push(s);
         }

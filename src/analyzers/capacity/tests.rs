@@ -11,7 +11,7 @@ const GIB: f64 = 1_073_741_824.0;
 
 /// node_exporter samples of a 1000 GiB data disk `used` full.
 fn disk(used: f64) -> Vec<Sample> {
-    let mp = || vec![("mountpoint".to_string(), "/var/lib/data".to_string())];
+    let mp = || crate::sample::labels([("mountpoint", "/var/lib/data")]);
     vec![
         Sample::new("node_filesystem_size_bytes", mp(), 1000.0 * GIB),
         Sample::new("node_filesystem_avail_bytes", mp(), (1.0 - used) * 1000.0 * GIB),

@@ -225,6 +225,8 @@ fn run_group(
         if per_round.len() < values.len() {
             per_round.resize(values.len(), Vec::new());
         }
+        let (name, labels) =
+            (crate::sample::Atom::from(name.as_str()), crate::sample::labels(labels));
         for (r, v) in values.into_iter().enumerate() {
             if let Some(v) = v {
                 per_round[r].push(Sample::new(name.clone(), labels.clone(), v));
