@@ -200,7 +200,8 @@ mod tests {
         assert_eq!(a, "keyspace");
         assert_eq!("keyspace", a);
         assert_eq!(a, String::from("keyspace"));
-        assert!(Atom::from("a") < Atom::from("b"));
+        let (a1, b1) = (Atom::from("a"), Atom::from("b"));
+        assert!(a1 < b1);
         let set: std::collections::HashSet<Atom> = [a.clone()].into();
         assert!(set.contains("keyspace"), "a set of atoms is queried by &str");
         assert_eq!(format!("{a} {a:?}"), "keyspace \"keyspace\"");

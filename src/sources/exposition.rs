@@ -448,12 +448,15 @@ impl<'a> Iterator for Lines<'a> {
 /// the previous sample first and only a change costs a hash lookup. Escaped values (owned after
 /// unescaping) are rare and not interned. The table lives for one body, so a target that sends
 /// a million distinct values costs what those values cost, and no more.
+/// A label name's text and atom, and the last borrowed value text seen beside it with its atom.
+type LastLabel<'a> = (&'a str, Atom, Option<(&'a str, Atom)>);
+
 struct Atoms<'a> {
     table: HashMap<&'a str, Atom, FxBuild>,
     last_name: Option<(&'a str, Atom)>,
     /// Per label position in the previous kept samples: the name text and its atom, and the
     /// last unescaped value text at that position with its atom.
-    last: Vec<(&'a str, Atom, Option<(&'a str, Atom)>)>,
+    last: Vec<LastLabel<'a>>,
 }
 
 impl<'a> Atoms<'a> {
