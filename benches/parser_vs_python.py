@@ -3,7 +3,8 @@
 
 Inputs: the 190 KB real Prometheus scrape from ../shared (alltypes.237mfs.prom.txt, with its
 final '# EOF' removed so both parse it as text format) and a ~20 MB synthetic jmx_exporter-like
-exposition generated here. Prints MB/s for each and the ratio.
+exposition generated here. Prints MB/s for each (wall clock, and per CPU-second the parsing
+thread ran, which is the one-core figure on a loaded machine), the load average, and the ratio.
 
     pip install prometheus_client   # 0.26 measured
     python3 benches/parser_vs_python.py
@@ -59,12 +60,15 @@ def main():
     out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "parse_throughput", "--", real, synth],
                          cwd=ROOT, check=True, capture_output=True, text=True).stdout
     rust = {l.split("\t")[0]: l.split("\t") for l in out.strip().splitlines()}
-    print(f"{'input':<12} {'bytes':>10} {'samples':>8} {'opsadvisor MB/s':>16} {'prometheus_client MB/s':>23} {'ratio':>7}")
+    print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"{'input':<12} {'bytes':>10} {'samples':>8} {'opsadvisor MB/s':>16} {'(per CPU-second)':>17} "
+          f"{'prometheus_client MB/s':>23} {'ratio':>7}")
     for label, path in [("real 190KB", real), ("synth 20MB", synth)]:
-        _, size, samples, _, mbps = rust[path]
+        _, size, samples, _, mbps, cpu_mbps = rust[path]
         py_samples, py_mbps = python_mbps(path)
         assert int(samples) == py_samples, (label, samples, py_samples)
-        print(f"{label:<12} {int(size):>10} {int(samples):>8} {float(mbps):>16.1f} {py_mbps:>23.1f} {float(mbps) / py_mbps:>6.1f}x")
+        print(f"{label:<12} {int(size):>10} {int(samples):>8} {float(mbps):>16.1f} {float(cpu_mbps):>17.1f} "
+              f"{py_mbps:>23.1f} {float(mbps) / py_mbps:>6.1f}x")
 
 
 if __name__ == "__main__":
