@@ -16,11 +16,14 @@
 //!
 //! * The body is validated as UTF-8 once, up front (an invalid byte is reported with its line).
 //!   After that every token is a `&str` slice of the body, cut at ASCII delimiters, so no token is
-//!   ever re-validated or copied until it becomes part of an owned [`Sample`].
+//!   ever re-validated or copied until it becomes part of a kept [`Sample`].
 //! * Lines are found with a word-at-a-time newline search; each line is then scanned once, byte by
 //!   byte, with a lookup table for name characters. There is no regex and no per-character
-//!   allocation: a sample costs one `String` for its name and two per label, and label values are
-//!   only rebuilt when they contain a backslash escape.
+//!   allocation. Names and label strings become shared [`Atom`]s, each distinct string once per
+//!   body (consecutive samples are compared first, then a hash table), so a kept sample costs
+//!   one allocation, its label vector; label values are only rebuilt when they contain a
+//!   backslash escape. [`parse_keeping`] validates everything but builds only the samples asked
+//!   for.
 //! * Numbers are validated with a small hand-written grammar (decimal, `NaN`, `±Inf`; no hex, no
 //!   `_`) and converted with an exact fast path for short mantissas, falling back to the standard
 //!   library's correctly rounded parser.
@@ -49,10 +52,9 @@
 //! The parser never panics: slices are taken with `get`, the only direct indexing is on indices
 //! the parser itself created, and a randomised test feeds both formats mutated inputs.
 //!
-//! Speed (`examples/throughput.rs`, release build, the shared 2-core machine): about 300 MB/s on
-//! a real 190 KB Prometheus scrape and 190–285 MB/s on the same scrape repeated to 21 MB (cold
-//! vs. warm heap). The cost is dominated by the allocations the owned [`Sample`] API requires
-//! (one `String` per name and two per label), not by scanning.
+//! Speed: `python3 benches/parser_vs_python.py` (README "Parser speed" has the figures and
+//! instruction counts). With allocation down to one per sample, what remains is scanning,
+//! float conversion, interning lookups and, on metadata-heavy scrapes, the lints.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
