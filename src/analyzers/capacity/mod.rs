@@ -115,6 +115,8 @@ type Key = (System, String, String);
 struct Collected {
     series: BTreeMap<(Key, Metric), Vec<(i64, f64)>>,
     settings: BTreeMap<(System, String), Settings>,
+    /// The latest data-disk size of each node.
+    disk_size: BTreeMap<Key, f64>,
 }
 
 fn collect(rounds: &[RoundFrames]) -> Collected {
@@ -137,15 +139,44 @@ fn collect(rounds: &[RoundFrames]) -> Collected {
                     }
                 }
             }
-            let low = frame.f64_column("es_watermark_low_ratio");
-            let max_shards = frame.f64_column("es_max_shards_per_node");
+            let col = |name: &str| frame.f64_column(name);
+            let level_cols: Vec<[Option<Vec<Option<f64>>>; 4]> = limits::WATERMARK_LEVELS
+                .iter()
+                .map(|(level, _)| {
+                    [
+                        col(&format!("es_watermark_{level}_ratio")),
+                        col(&format!("es_watermark_{level}_bytes")),
+                        col(&format!("es_watermark_{level}_max_headroom_bytes")),
+                        col(&format!("es_watermark_{level}_layer")),
+                    ]
+                })
+                .collect();
+            let max_shards = col("es_max_shards_per_node");
+            let disk_size = col("data_disk_size_bytes");
+            let at = |c: &Option<Vec<Option<f64>>>, i: usize| {
+                c.as_ref().and_then(|c| c.get(i).copied().flatten())
+            };
             for (i, cluster) in clusters.iter().enumerate() {
                 let s = out.settings.entry((frame.system, cluster.clone())).or_default();
-                if let Some(Some(v)) = low.as_ref().and_then(|c| c.get(i)) {
-                    s.es_watermark_low = Some(*v);
+                for (w, [ratio, bytes, headroom, layer]) in
+                    s.es_watermarks.iter_mut().zip(&level_cols)
+                {
+                    // A round that reports the watermark replaces it whole: a setting changed
+                    // from a size to a percentage must not keep the old size.
+                    if at(ratio, i).is_some() || at(bytes, i).is_some() {
+                        *w = limits::Watermark {
+                            ratio: at(ratio, i),
+                            free_bytes: at(bytes, i),
+                            max_headroom_bytes: at(headroom, i),
+                            layer: at(layer, i),
+                        };
+                    }
                 }
-                if let Some(Some(v)) = max_shards.as_ref().and_then(|c| c.get(i)) {
-                    s.es_max_shards_per_node = Some(*v);
+                if let Some(v) = at(&max_shards, i) {
+                    s.es_max_shards_per_node = Some(v);
+                }
+                if let Some(v) = at(&disk_size, i) {
+                    out.disk_size.insert((frame.system, cluster.clone(), nodes[i].clone()), v);
                 }
             }
         }
@@ -194,8 +225,9 @@ pub fn analyze(rounds: &[RoundFrames], config: &BTreeMap<String, CapacityConfig>
     for f in &fitted {
         let (system, cluster, node) = &f.key;
         let cfg = config.get(cluster).unwrap_or(&default);
-        let settings =
+        let mut settings =
             collected.settings.get(&(*system, cluster.clone())).copied().unwrap_or_default();
+        settings.disk_size_bytes = collected.disk_size.get(&f.key).copied();
         let mut lims: Vec<Limit> = limits::limits(*system, cfg, settings)
             .into_iter()
             .filter(|l| l.metric == f.metric)
@@ -335,12 +367,15 @@ fn node_finding(
         fmt_value(f.metric, f.current),
         limit.consequence,
     );
-    let cause = format!(
+    let mut cause = format!(
         "Trend {} over {:.1} days of history{}.",
         fmt_rate(f.metric, f.model.slope_per_day()),
         history_days,
         if f.model.has_daily_cycle() { ", with a daily cycle" } else { "" }
     );
+    if let Some(basis) = &limit.basis {
+        cause.push_str(&format!(" Threshold: {basis}."));
+    }
     let mut action = format!("Before {}: {}.", date(early), limit.action);
     if let Some(target) = limits::node_count_target(*system, cfg, f.metric) {
         let (peak_sum, n) = cluster_peak(all, *system, cluster, f.metric, now + 30 * DAY_MS);
