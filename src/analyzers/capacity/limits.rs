@@ -7,7 +7,8 @@
 //! `max_headroom` cap; each finding says which layer the value came from); Cassandra needs free space for compaction to rewrite
 //! SSTables (size-tiered up to half the disk, leveled about a tenth); a Kafka broker whose
 //! log directory fills stops; a JVM whose live heap nears its maximum spends its time in GC.
-//! Node counts are sized after Cruise Control's capacity thresholds (CPU 0.7, disk 0.8).
+//! Node counts are sized after Cruise Control's capacity thresholds (CPU 0.7, disk 0.8,
+//! network 0.8).
 
 use crate::System;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,9 @@ pub struct CapacityConfig {
     pub target_cpu: f64,
     /// Peak disk utilization the node count keeps under (Cruise Control `disk.capacity.threshold`).
     pub target_disk: f64,
+    /// Peak NIC utilization (the busier direction over the link speed) the node count keeps
+    /// under (Cruise Control `network.inbound.capacity.threshold` / `outbound`).
+    pub target_network: f64,
     /// How far ahead to look, in days.
     pub horizon_days: f64,
     /// Partitions (replicas) per Kafka broker before it gets slow to restart and elect.
@@ -36,6 +40,7 @@ impl Default for CapacityConfig {
             compaction_strategy: CompactionStrategy::Stcs,
             target_cpu: 0.7,
             target_disk: 0.8,
+            target_network: 0.8,
             horizon_days: 90.0,
             max_partitions_per_broker: 4000.0,
         }
@@ -51,7 +56,11 @@ impl CapacityConfig {
     /// Problems with the values, as (field, message).
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
-        for (field, v) in [("target_cpu", self.target_cpu), ("target_disk", self.target_disk)] {
+        for (field, v) in [
+            ("target_cpu", self.target_cpu),
+            ("target_disk", self.target_disk),
+            ("target_network", self.target_network),
+        ] {
             if !(v > 0.0 && v <= 1.0) {
                 out.push((field, format!("must be a ratio in (0, 1], got {v}")));
             }
@@ -116,13 +125,16 @@ pub enum Metric {
     Partitions,
     /// `bytes_in_per_second` (Kafka produce throughput).
     BytesIn,
+    /// `network_used_ratio` (the busier direction of the physical NICs over their speed).
+    Network,
 }
 
 impl Metric {
     /// Every metric, in report order.
-    pub const ALL: [Metric; 6] = [
+    pub const ALL: [Metric; 7] = [
         Metric::Disk,
         Metric::Cpu,
+        Metric::Network,
         Metric::Heap,
         Metric::Shards,
         Metric::Partitions,
@@ -138,6 +150,7 @@ impl Metric {
             Metric::Shards => "es_shards",
             Metric::Partitions => "partition_count",
             Metric::BytesIn => "bytes_in_per_second",
+            Metric::Network => "network_used_ratio",
         }
     }
 
@@ -150,12 +163,13 @@ impl Metric {
             Metric::Shards => "shards",
             Metric::Partitions => "partitions",
             Metric::BytesIn => "bytes in per second",
+            Metric::Network => "network used (of NIC speed)",
         }
     }
 
     /// Whether values are ratios (shown as percentages).
     pub fn is_ratio(self) -> bool {
-        matches!(self, Metric::Disk | Metric::Cpu | Metric::Heap)
+        matches!(self, Metric::Disk | Metric::Cpu | Metric::Heap | Metric::Network)
     }
 }
 
@@ -363,6 +377,16 @@ pub fn limits(system: System, cfg: &CapacityConfig, s: Settings) -> Vec<Limit> {
         basis: None,
     });
     out.push(Limit {
+        id: "capacity_network",
+        metric: Metric::Network,
+        value: cfg.target_network,
+        name: format!("{} network capacity threshold", pct(cfg.target_network)),
+        consequence: "the NIC saturates at peak: requests and replication queue behind each other, latency rises, and re-replicating a failed node's data has no bandwidth left".into(),
+        action: "spread the traffic (rebalance leaders or shards), enable compression, or add nodes; a faster NIC if the host allows".into(),
+        docs_url: "https://github.com/linkedin/cruise-control/wiki/Configurations",
+        basis: None,
+    });
+    out.push(Limit {
         id: "capacity_cpu",
         metric: Metric::Cpu,
         value: cfg.target_cpu,
@@ -379,6 +403,7 @@ pub fn limits(system: System, cfg: &CapacityConfig, s: Settings) -> Vec<Limit> {
 pub fn node_count_target(system: System, cfg: &CapacityConfig, metric: Metric) -> Option<f64> {
     match metric {
         Metric::Cpu => Some(cfg.target_cpu),
+        Metric::Network => Some(cfg.target_network),
         Metric::Disk => Some(match system {
             System::Cassandra => cfg.target_disk.min(cfg.compaction_strategy.max_used_ratio()),
             _ => cfg.target_disk,

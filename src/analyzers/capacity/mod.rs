@@ -38,6 +38,8 @@ pub const CHECK_IDS: &[&str] = &[
     "capacity_kafka_partitions_per_broker",
     "capacity_heap",
     "capacity_cpu",
+    "capacity_network",
+    "capacity_kafka_retention",
     "capacity_nodes_needed",
 ];
 
@@ -389,7 +391,7 @@ fn node_finding(
         }
     }
     let impact = match f.metric {
-        Metric::Cpu | Metric::Heap => vec![Impact::Performance],
+        Metric::Cpu | Metric::Heap | Metric::Network => vec![Impact::Performance],
         _ => vec![Impact::Availability],
     };
     Finding {
