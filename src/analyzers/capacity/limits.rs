@@ -6,7 +6,8 @@
 //! settings when it reports them: a percentage, a ratio or a free-space floor, with ES 8's
 //! `max_headroom` cap; each finding says which layer the value came from); Cassandra needs free space for compaction to rewrite
 //! SSTables (size-tiered up to half the disk, leveled about a tenth); a Kafka broker whose
-//! log directory fills stops; a JVM whose live heap nears its maximum spends its time in GC.
+//! log directory fills stops (and retention set longer than its disk holds gets it there,
+//! see [`super::retention`]); a JVM whose live heap nears its maximum spends its time in GC.
 //! Node counts are sized after Cruise Control's capacity thresholds (CPU 0.7, disk 0.8,
 //! network 0.8).
 
@@ -127,11 +128,13 @@ pub enum Metric {
     BytesIn,
     /// `network_used_ratio` (the busier direction of the physical NICs over their speed).
     Network,
+    /// `log_size_bytes` (Kafka partition logs on the broker).
+    LogSize,
 }
 
 impl Metric {
     /// Every metric, in report order.
-    pub const ALL: [Metric; 7] = [
+    pub const ALL: [Metric; 8] = [
         Metric::Disk,
         Metric::Cpu,
         Metric::Network,
@@ -139,6 +142,7 @@ impl Metric {
         Metric::Shards,
         Metric::Partitions,
         Metric::BytesIn,
+        Metric::LogSize,
     ];
 
     /// The feature column it is read from.
@@ -151,6 +155,7 @@ impl Metric {
             Metric::Partitions => "partition_count",
             Metric::BytesIn => "bytes_in_per_second",
             Metric::Network => "network_used_ratio",
+            Metric::LogSize => "log_size_bytes",
         }
     }
 
@@ -164,7 +169,13 @@ impl Metric {
             Metric::Partitions => "partitions",
             Metric::BytesIn => "bytes in per second",
             Metric::Network => "network used (of NIC speed)",
+            Metric::LogSize => "partition logs",
         }
+    }
+
+    /// Whether values are bytes (shown in GiB).
+    pub fn is_bytes(self) -> bool {
+        self == Metric::LogSize
     }
 
     /// Whether values are ratios (shown as percentages).
@@ -222,6 +233,8 @@ pub struct Settings {
     pub es_max_shards_per_node: Option<f64>,
     /// Size of the node's data disk, bytes (turns a free-bytes watermark into a used ratio).
     pub disk_size_bytes: Option<f64>,
+    /// Kafka: the broker's retention and write rate, when server.properties was read.
+    pub kafka_retention: Option<super::retention::Retention>,
 }
 
 fn gib(bytes: f64) -> String {
@@ -354,6 +367,9 @@ pub fn limits(system: System, cfg: &CapacityConfig, s: Settings) -> Vec<Limit> {
                 docs_url: "https://kafka.apache.org/documentation/#topicconfigs_retention.ms",
                 basis: None,
             });
+            if let (Some(r), Some(disk)) = (&s.kafka_retention, s.disk_size_bytes) {
+                out.extend(super::retention::limit(r, disk, cfg.target_disk));
+            }
             out.push(Limit {
                 id: "capacity_kafka_partitions_per_broker",
                 metric: Metric::Partitions,
@@ -435,7 +451,7 @@ mod tests {
         let s = Settings {
             es_watermarks: [ratio(0.8, 1.0), ratio(0.88, 2.0), ratio(0.93, 0.0)],
             es_max_shards_per_node: Some(1200.0),
-            disk_size_bytes: None,
+            ..Default::default()
         };
         let all = limits(System::Elasticsearch, &CapacityConfig::default(), s);
         assert!(all.iter().any(|l| l.metric == Metric::Shards && l.value == 1200.0));
