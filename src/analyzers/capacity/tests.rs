@@ -294,7 +294,7 @@ fn kafka_snapshot(
             samples.push(Sample::new("kafka_server_replicamanager_partitioncount", vec![], 300.0));
             samples.push(Sample::new("kafka_server_replicamanager_leadercount", vec![], 100.0));
             for (name, v) in facts {
-                samples.push(Sample::new(&format!("opsadvisor_{name}"), vec![], *v));
+                samples.push(Sample::new(format!("opsadvisor_{name}"), vec![], *v));
             }
         }
     }
