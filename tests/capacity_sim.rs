@@ -21,7 +21,7 @@ use opsadvisor::sources::TargetKind;
 const DAY_MS: i64 = 86_400_000;
 
 /// A 3-node Elasticsearch cluster whose `es-2` holds a slowly growing archive at about 88 %
-/// used, with `settings`; four recorded days, then two live scrapes.
+/// used, with `settings`; a recorded week (as the demo records), then two live scrapes.
 async fn advise_es(settings: EsSettingsSpec) -> Report {
     let mut spec = SimSpec::demo(3);
     let mut c = ClusterSpec::new("es", System::Elasticsearch, 3, HardwareProfile::medium());
@@ -29,7 +29,7 @@ async fn advise_es(settings: EsSettingsSpec) -> Report {
     c.es_settings = settings;
     spec.clusters = vec![c];
     spec.warmup_s = 0.0;
-    let live_start = spec.start_ms + 4 * DAY_MS;
+    let live_start = spec.start_ms + 7 * DAY_MS;
     let mut sim = Simulator::new(spec).unwrap();
     let targets = record::targets(&sim);
     let recorded = record::record(&mut sim, &targets, live_start, 3 * 3_600_000);
@@ -79,8 +79,8 @@ fn set(level: &str, v: &str) -> (String, String) {
 #[tokio::test]
 async fn the_clusters_transient_watermark_overrides_persistent_and_defaults() {
     let r = advise_es(EsSettingsSpec {
-        persistent: [set("high", "89.5%")].into(),
-        transient: [set("high", "0.888")].into(),
+        persistent: [set("high", "90.5%")].into(),
+        transient: [set("high", "0.895")].into(),
         reject_include_defaults: false,
     })
     .await;
@@ -88,19 +88,19 @@ async fn the_clusters_transient_watermark_overrides_persistent_and_defaults() {
         disk_limits(&r),
         [
             ("85% low watermark".to_string(), 0.85),
-            ("88.8% high watermark".to_string(), 0.888),
+            ("89.5% high watermark".to_string(), 0.895),
             ("95% flood stage watermark".to_string(), 0.95),
         ]
     );
     let f = watermark_finding(&r);
     assert_eq!(f.id, "capacity_es_disk_high_watermark", "{}", f.symptom);
-    assert!(f.symptom.contains("88.8% high watermark"), "{}", f.symptom);
+    assert!(f.symptom.contains("89.5% high watermark"), "{}", f.symptom);
     assert!(
-        f.cause.contains("watermark.high = 88.8%, from the cluster's transient"),
+        f.cause.contains("watermark.high = 89.5%, from the cluster's transient"),
         "{}",
         f.cause
     );
-    assert_eq!(f.evidence[0].threshold, Some(0.888));
+    assert_eq!(f.evidence[0].threshold, Some(0.895));
     assert!(days_until(f) < 30.0, "{}", f.symptom);
 }
 
@@ -109,7 +109,7 @@ async fn free_space_watermarks_on_a_cluster_that_rejects_include_defaults() {
     // Elasticsearch before 6.4 answers include_defaults with 400: the explicit settings are
     // read without it, live and in the recorded history, and nothing is reported missing.
     let r = advise_es(EsSettingsSpec {
-        persistent: [set("low", "300gb"), set("high", "230gb"), set("flood_stage", "100gb")].into(),
+        persistent: [set("low", "300gb"), set("high", "215gb"), set("flood_stage", "100gb")].into(),
         transient: Default::default(),
         reject_include_defaults: true,
     })
@@ -120,15 +120,15 @@ async fn free_space_watermarks_on_a_cluster_that_rejects_include_defaults() {
     // little less once formatted).
     let limits: Vec<f64> = disk_limits(&r).into_iter().map(|l| l.1).collect();
     let size_gib = 2028.0;
-    for (got, free) in limits.iter().zip([300.0, 230.0, 100.0]) {
+    for (got, free) in limits.iter().zip([300.0, 215.0, 100.0]) {
         assert!((got - (1.0 - free / size_gib)).abs() < 0.002, "{limits:?}");
     }
     let f = watermark_finding(&r);
     assert_eq!(f.id, "capacity_es_disk_high_watermark", "{}", f.symptom);
     assert!(
-        f.symptom.contains("high watermark (230 GiB free of 2028 GiB, 88.7% used)"),
+        f.symptom.contains("high watermark (215 GiB free of 2028 GiB, 89.4% used)"),
         "{}",
         f.symptom
     );
-    assert!(f.cause.contains("= 230 GiB free space, from the cluster's persistent"), "{}", f.cause);
+    assert!(f.cause.contains("= 215 GiB free space, from the cluster's persistent"), "{}", f.cause);
 }
