@@ -79,8 +79,9 @@ pub async fn advise_recorded_with(
         let config = config.clone();
         tokio::task::spawn_blocking(move || -> Result<Vec<features::RoundFrames>> {
             let started = std::time::Instant::now();
+            let window = history_window_ms(&r);
             let snapshot = sources::assemble_rounds(&config, &r).0;
-            let frames = features::extract(&snapshot, Catalog::builtin(), MAX_WINDOW_MS)?;
+            let frames = features::extract(&snapshot, Catalog::builtin(), window)?;
             tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "Recorded history read.");
             Ok(frames)
         })
@@ -96,6 +97,26 @@ pub async fn advise_recorded_with(
         None => Vec::new(),
     };
     report(config, rules, customized, &rounds, prometheus, recorded, classifiers).await
+}
+
+/// The window rates are read over in a recorded history: one and a half times its spacing
+/// (at least [`MAX_WINDOW_MS`]), so each round's CPU and network rates span the gap back to
+/// the round before. A history recorded every 3 hours would otherwise give no rate at all,
+/// and CPU and network would never be forecast from it.
+fn history_window_ms(r: &sources::Rounds) -> i64 {
+    let mut gaps: Vec<i64> = r
+        .raws
+        .iter()
+        .flat_map(|rs| {
+            let times: Vec<i64> =
+                rs.iter().filter_map(|x| x.as_ref().ok()).map(|x| x.fetched_ms).collect();
+            times.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>()
+        })
+        .filter(|g| *g > 0)
+        .collect();
+    gaps.sort_unstable();
+    let median = gaps.get(gaps.len() / 2).copied().unwrap_or(0);
+    (median + median / 2).max(MAX_WINDOW_MS)
 }
 
 /// Advises from a support bundle's recorded fetches instead of live targets: the same

@@ -303,3 +303,29 @@ fn facts_reach_the_shipped_rules_and_contradictory_advice_is_resolved() {
     assert_eq!(aside[0].kept, "cassandra_concurrent_compactors_too_high");
     assert!(aside[0].reason.contains("2 measured conditions, this on 1"), "{}", aside[0].reason);
 }
+
+#[test]
+fn kafka_retention_is_read_in_kafkas_order_ms_then_minutes_then_hours() {
+    let dir = std::env::temp_dir().join(format!("opsadvisor-retention-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let read = |text: &str| {
+        let path = dir.join("server.properties");
+        std::fs::write(&path, text).unwrap();
+        let files = ConfigFilesConfig { server_properties: Some(path), ..Default::default() };
+        config_files::read(&files, Catalog::builtin(), System::Kafka)
+    };
+    let f =
+        read("log.retention.hours=72\nlog.retention.ms=3600000\nlog.retention.bytes=1073741824\n");
+    assert!(f.errors.is_empty(), "{:?}", f.errors);
+    assert_eq!(value(&f, "cfg_log_retention_seconds"), Some(3600.0));
+    assert_eq!(value(&f, "cfg_log_retention_bytes"), Some(1_073_741_824.0));
+    let f = read("log.retention.hours=72\n");
+    assert_eq!(value(&f, "cfg_log_retention_seconds"), Some(72.0 * 3600.0));
+    assert_eq!(value(&f, "cfg_log_retention_bytes"), None);
+    let f = read("log.retention.minutes=90\nlog.retention.hours=72\n");
+    assert_eq!(value(&f, "cfg_log_retention_seconds"), Some(5400.0));
+    // -1: no time limit (a negative number the capacity analyzer reads as unlimited).
+    let f = read("log.retention.ms=-1\n");
+    assert!(value(&f, "cfg_log_retention_seconds").unwrap() < 0.0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -14,6 +14,15 @@ use std::path::{Path, PathBuf};
 use opsadvisor::sources::elasticsearch::*;
 use serde_json::Value;
 
+/// The converter as the exporter would produce it: without the `opsadvisor_es_watermark_*`
+/// series it adds (which layer a watermark came from, ES 8's max_headroom), which the
+/// exporter has no equivalent of.
+fn convert(r: &EsResponses) -> EsSamples {
+    let mut out = opsadvisor::sources::elasticsearch::convert(r);
+    out.samples.retain(|s| !s.name.starts_with("opsadvisor_"));
+    out
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fixture location
 

@@ -155,6 +155,8 @@ pub(crate) struct EsCluster {
     applied: Applied,
     /// `cluster.max_shards_per_node` when a fault raised it.
     max_shards_per_node: Option<u32>,
+    /// Settings the spec set (`es_settings`).
+    settings: super::EsSettingsSpec,
 }
 
 /// Cluster-level faults already applied to the index set.
@@ -362,6 +364,7 @@ impl EsCluster {
             max_waiting_ms: 0.0,
             applied: Applied::default(),
             max_shards_per_node: None,
+            settings: spec.es_settings.clone(),
         };
         let r = u32::from(n > 1);
         let full_day = INDEX_RATE * spec.load * 86_400.0;
@@ -751,6 +754,21 @@ impl EsCluster {
         let body = match path {
             "" => self.info(),
             "/_cluster/health" => self.health(),
+            "/_cluster/settings"
+                if self.settings.reject_include_defaults && param("include_defaults").is_some() =>
+            {
+                let reason =
+                    format!("request [{path}] contains unrecognized parameter: [include_defaults]");
+                let err = json!({
+                    "error": {
+                        "root_cause": [{"type": "illegal_argument_exception", "reason": reason}],
+                        "type": "illegal_argument_exception",
+                        "reason": reason,
+                    },
+                    "status": 400,
+                });
+                return (400, err.to_string());
+            }
             "/_cluster/settings" => self.settings(
                 param("include_defaults") == Some("true"),
                 param("flat_settings") == Some("true"),
@@ -854,11 +872,18 @@ impl EsCluster {
             // Creating this many shards needed the limit raised above the default 1000.
             persistent.push(("cluster.max_shards_per_node", limit.as_str()));
         }
+        for (k, v) in &self.settings.persistent {
+            persistent.retain(|(p, _)| p != k);
+            persistent.push((k.as_str(), v.as_str()));
+        }
+        let transient: Vec<(&str, &str)> =
+            self.settings.transient.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let set = |k: &str| persistent.iter().chain(&transient).any(|(p, _)| *p == k);
         let mut out = Map::new();
         out.insert("persistent".to_owned(), settings_object(&persistent, flat));
-        out.insert("transient".to_owned(), Value::Object(Map::new()));
+        out.insert("transient".to_owned(), settings_object(&transient, flat));
         if include_defaults {
-            let defaults = [
+            let mut defaults = vec![
                 ("cluster.max_shards_per_node", "1000"),
                 ("cluster.routing.allocation.disk.threshold_enabled", "true"),
                 ("cluster.routing.allocation.disk.watermark.flood_stage", "95%"),
@@ -868,10 +893,24 @@ impl EsCluster {
                 ("action.destructive_requires_name", "true"),
                 ("search.allow_expensive_queries", "true"),
             ];
-            let defaults: Vec<(&str, &str)> = defaults
-                .into_iter()
-                .filter(|(k, _)| !persistent.iter().any(|(p, _)| p == k))
-                .collect();
+            if flat {
+                // ES 8: a percentage watermark asks for at most this much free space,
+                // unless the watermark was set explicitly (then the default is -1, no cap).
+                // Nested output would need one key to be a value and an object at once.
+                for (level, cap) in [("low", "200gb"), ("high", "150gb"), ("flood_stage", "100gb")]
+                {
+                    let explicit =
+                        set(&format!("cluster.routing.allocation.disk.watermark.{level}"));
+                    let key = match level {
+                        "low" => "cluster.routing.allocation.disk.watermark.low.max_headroom",
+                        "high" => "cluster.routing.allocation.disk.watermark.high.max_headroom",
+                        _ => "cluster.routing.allocation.disk.watermark.flood_stage.max_headroom",
+                    };
+                    defaults.push((key, if explicit { "-1" } else { cap }));
+                }
+            }
+            let defaults: Vec<(&str, &str)> =
+                defaults.into_iter().filter(|(k, _)| !set(k)).collect();
             out.insert("defaults".to_owned(), settings_object(&defaults, flat));
         }
         Value::Object(out)

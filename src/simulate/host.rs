@@ -215,6 +215,17 @@ impl Host {
     }
 
     /// The host's IP address (used in Cassandra peer labels and Elasticsearch `ip` fields).
+    /// Link speed of eth0, bytes per second, as the cloud instance sizes go: up to 4 cores
+    /// 1 GbE, up to 16 cores 10 GbE, bigger hosts 25 GbE. (node_exporter reports no speed
+    /// for `lo`, so neither does the simulator.)
+    pub(crate) fn nic_speed_bytes(&self) -> f64 {
+        match self.profile.cores {
+            0..=4 => 125_000_000.0,
+            5..=16 => 1_250_000_000.0,
+            _ => 3_125_000_000.0,
+        }
+    }
+
     pub(crate) fn ip(&self) -> &str {
         &self.ip
     }
@@ -524,7 +535,7 @@ impl Host {
                 "node_network_speed_bytes",
                 "Network device property: speed_bytes",
                 Kind::Gauge,
-                1_250_000_000.0,
+                self.nic_speed_bytes(),
                 0.0,
             ),
             (

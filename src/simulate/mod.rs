@@ -40,7 +40,7 @@ mod workload;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -134,6 +134,32 @@ pub struct ClusterSpec {
     /// its JMX exporter. Default false.
     #[serde(default)]
     pub jolokia: bool,
+    /// Elasticsearch only: cluster settings an operator set, and how old the settings API
+    /// is. Default: none set, `include_defaults` understood.
+    #[serde(default, skip_serializing_if = "EsSettingsSpec::is_default")]
+    pub es_settings: EsSettingsSpec,
+}
+
+/// Cluster settings a simulated Elasticsearch cluster reports besides its defaults, as
+/// flat keys (`cluster.routing.allocation.disk.watermark.high: "88%"`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EsSettingsSpec {
+    /// Persistent settings.
+    #[serde(default)]
+    pub persistent: BTreeMap<String, String>,
+    /// Transient settings (they override persistent ones, as in Elasticsearch).
+    #[serde(default)]
+    pub transient: BTreeMap<String, String>,
+    /// Answer `include_defaults` with HTTP 400, as Elasticsearch before 6.4 does.
+    #[serde(default)]
+    pub reject_include_defaults: bool,
+}
+
+impl EsSettingsSpec {
+    fn is_default(&self) -> bool {
+        *self == EsSettingsSpec::default()
+    }
 }
 
 impl ClusterSpec {
@@ -151,6 +177,7 @@ impl ClusterSpec {
             load: 1.0,
             kafka_exporter: true,
             jolokia: false,
+            es_settings: EsSettingsSpec::default(),
         }
     }
 
@@ -393,6 +420,9 @@ pub enum SimError {
         /// The value given.
         load: f64,
     },
+    /// `es_settings` on a cluster that is not Elasticsearch.
+    #[error("cluster `{0}`: `es_settings` is for Elasticsearch clusters only")]
+    EsSettingsOnOtherSystem(String),
     /// A fault belongs to another system.
     #[error(
         "cluster `{cluster}` runs {cluster_system} but fault `{fault}` is a {fault_system} fault"
@@ -699,6 +729,9 @@ fn normalize(clusters: Vec<ClusterSpec>) -> Result<Vec<ClusterSpec>, SimError> {
         }
         if !c.load.is_finite() || c.load <= 0.0 {
             return Err(SimError::BadLoad { cluster: c.name, load: c.load });
+        }
+        if c.system != System::Elasticsearch && !c.es_settings.is_default() {
+            return Err(SimError::EsSettingsOnOtherSystem(c.name));
         }
         match (c.nodes.is_empty(), c.count) {
             (false, Some(_)) => return Err(SimError::NodesAndCount(c.name)),

@@ -78,7 +78,11 @@ fn answer(sim: &Simulator, t: &Target) -> Option<Raw> {
         TargetKind::Elasticsearch => {
             let mut bodies = BTreeMap::new();
             for (key, path) in elasticsearch::ENDPOINTS {
-                if let Some((200, body)) = sim.es_api(&t.cluster, path) {
+                let mut answer = sim.es_api(&t.cluster, path);
+                if *key == "settings" && answer.as_ref().is_some_and(|a| a.0 == 400) {
+                    answer = sim.es_api(&t.cluster, elasticsearch::SETTINGS_WITHOUT_DEFAULTS);
+                }
+                if let Some((200, body)) = answer {
                     bodies.insert(
                         (*key).to_string(),
                         RawBody {

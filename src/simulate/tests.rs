@@ -909,6 +909,43 @@ fn disk_low_watermark_puts_one_node_between_85_and_90_percent() {
 }
 
 #[test]
+fn es_settings_are_served_over_the_defaults_like_elasticsearch() {
+    let mut spec = single("c", System::Elasticsearch, 3, None);
+    let w = |level: &str| format!("cluster.routing.allocation.disk.watermark.{level}");
+    spec.clusters[0].es_settings = EsSettingsSpec {
+        persistent: [(w("high"), "88%".to_string())].into(),
+        transient: [(w("low"), "500gb".to_string())].into(),
+        reject_include_defaults: false,
+    };
+    let sim = Simulator::new(spec.clone()).unwrap();
+    let s = json(&sim, "c", "/_cluster/settings?include_defaults=true&flat_settings=true");
+    assert_eq!(s["persistent"][w("high")], "88%");
+    assert_eq!(s["transient"][w("low")], "500gb");
+    // A setting given explicitly is not also listed as a default, and its ES 8 max_headroom
+    // default becomes -1 (no cap); an untouched watermark keeps its default and cap.
+    assert!(s["defaults"].get(w("high")).is_none(), "{s}");
+    assert_eq!(s["defaults"][format!("{}.max_headroom", w("high"))], "-1");
+    assert_eq!(s["defaults"][w("flood_stage")], "95%");
+    assert_eq!(s["defaults"][format!("{}.max_headroom", w("flood_stage"))], "100gb");
+
+    // Before 6.4, include_defaults is an unknown parameter: HTTP 400, and the settings
+    // without it still answer.
+    spec.clusters[0].es_settings.reject_include_defaults = true;
+    let old = Simulator::new(spec.clone()).unwrap();
+    let (status, body) = old.es_api("c", "/_cluster/settings?include_defaults=true").unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("unrecognized parameter: [include_defaults]"), "{body}");
+    let s = json(&old, "c", "/_cluster/settings?flat_settings=true");
+    assert_eq!(s["persistent"][w("high")], "88%");
+    assert!(s.get("defaults").is_none());
+
+    // Only Elasticsearch has these settings.
+    spec.clusters[0].system = System::Kafka;
+    let e = Simulator::new(spec).unwrap_err().to_string();
+    assert!(e.contains("`es_settings` is for Elasticsearch clusters only"), "{e}");
+}
+
+#[test]
 fn too_many_shards_puts_over_1000_shards_on_each_node() {
     let (bad, good) =
         twins(System::Elasticsearch, 3, FaultSpec::new(Fault::TooManyShards, None), 2);

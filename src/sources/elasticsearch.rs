@@ -39,13 +39,20 @@ use crate::sample::{Labels, Sample};
 ///
 /// `settings` carries `include_defaults=true`, as the exporter requests it: without it the
 /// disk watermarks, allocation mode and shard limits are absent unless set explicitly.
+/// `flat_settings=true` keeps a watermark and its `max_headroom` apart (nested, ES 8 would
+/// need the same key to hold a value and an object).
 pub const ENDPOINTS: &[(&str, &str)] = &[
     ("info", "/"),
     ("health", "/_cluster/health"),
     ("nodes_stats", "/_nodes/stats"),
-    ("settings", "/_cluster/settings?include_defaults=true"),
+    ("settings", "/_cluster/settings?include_defaults=true&flat_settings=true"),
     ("shards", "/_cat/shards?format=json"),
 ];
+
+/// Asked instead of the `settings` endpoint when the cluster rejects `include_defaults`
+/// (Elasticsearch before 6.4 answers 400 to a parameter it does not know): the explicit
+/// settings still count, and the rest falls back to Elasticsearch's defaults.
+pub const SETTINGS_WITHOUT_DEFAULTS: &str = "/_cluster/settings?flat_settings=true";
 
 /// Raw JSON bodies as fetched from the endpoints in [`ENDPOINTS`]; `None` when not fetched.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,7 +63,8 @@ pub struct EsResponses {
     pub health: Option<String>,
     /// Body of `GET /_nodes/stats`.
     pub nodes_stats: Option<String>,
-    /// Body of `GET /_cluster/settings?include_defaults=true`.
+    /// Body of `GET /_cluster/settings?include_defaults=true&flat_settings=true` (or of
+    /// [`SETTINGS_WITHOUT_DEFAULTS`] on clusters that reject `include_defaults`).
     pub settings: Option<String>,
     /// Body of `GET /_cat/shards?format=json`.
     pub shards: Option<String>,
@@ -710,19 +718,38 @@ fn emit_fields(out: &mut EsSamples, l: &Labels, entry: &Value, fields: &[KeyedFi
 // ---------------------------------------------------------------------------------------------
 // Cluster settings (`GET /_cluster/settings?include_defaults=true`)
 
+/// Where a cluster setting's value came from, in the order Elasticsearch applies them:
+/// a transient setting overrides a persistent one, which overrides the default.
+/// Exported as the value of `opsadvisor_es_watermark_layer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// `transient` (set with the cluster settings API, lost on a full restart).
+    Transient = 2,
+    /// `persistent` (set with the cluster settings API, survives restarts).
+    Persistent = 1,
+    /// `defaults` (reported with `include_defaults=true`: elasticsearch.yml or built in).
+    Defaults = 0,
+}
+
 /// A setting's value, looked up in transient, then persistent, then defaults (the exporter
 /// merges them with that precedence). Handles both nested objects and dotted keys at any
 /// level (`"flood_stage.frozen"`, flat settings); an object where a value is expected (ES 8
 /// nests `max_headroom` under the watermarks in the defaults) counts as not set there.
-fn setting(layers: &[&Map<String, Value>], path: &[&str]) -> Option<String> {
-    layers.iter().find_map(|layer| {
-        let v = lookup_dotted(layer, path)?;
-        match v {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        }
+fn setting(layers: &[(Layer, &Map<String, Value>)], path: &[&str]) -> Option<String> {
+    setting_in(layers, path).map(|(_, v)| v)
+}
+
+/// [`setting`] with the layer it was found in.
+fn setting_in(layers: &[(Layer, &Map<String, Value>)], path: &[&str]) -> Option<(Layer, String)> {
+    layers.iter().find_map(|(layer, map)| {
+        let v = lookup_dotted(map, path)?;
+        let text = match v {
+            Value::String(s) if !s.trim().is_empty() => s.trim().to_owned(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => return None,
+        };
+        Some((*layer, text))
     })
 }
 
@@ -772,9 +799,13 @@ fn convert_settings(v: &Value, out: &mut EsSamples) {
         return;
     };
     let mut layers = Vec::new();
-    for section in ["transient", "persistent", "defaults"] {
+    for (section, layer) in [
+        ("transient", Layer::Transient),
+        ("persistent", Layer::Persistent),
+        ("defaults", Layer::Defaults),
+    ] {
         match obj.get(section) {
-            Some(Value::Object(m)) => layers.push(m),
+            Some(Value::Object(m)) => layers.push((layer, m)),
             Some(Value::Null) | None => {}
             Some(_) => shape(out, EP, format!("`{section}` is not an object")),
         }
@@ -808,15 +839,31 @@ fn convert_settings(v: &Value, out: &mut EsSamples) {
         threshold,
     );
 
-    let mark = |level: &str| setting(layers, &[&disk[..], &["watermark", level]].concat());
+    let mark = |level: &str| setting_in(layers, &[&disk[..], &["watermark", level]].concat());
     let (flood, high, low) = (mark("flood_stage"), mark("high"), mark("low"));
-    // Like the exporter: absolute byte values when the high watermark is one, ratios otherwise.
-    let bytes_mode = high.as_deref().is_some_and(|h| h.to_ascii_lowercase().ends_with('b'));
+    // Like the exporter: absolute byte values when the high watermark is one, ratios otherwise
+    // (Elasticsearch refuses a mix of the two).
+    let bytes_mode = high.as_ref().is_some_and(|h| h.1.to_ascii_lowercase().ends_with('b'));
     let (suffix, parse): (&str, fn(&str) -> Option<f64>) =
         if bytes_mode { ("bytes", parse_bytes) } else { ("ratio", parse_ratio) };
     for (level, value) in [("flood_stage", flood), ("high", high), ("low", low)] {
         let name = format!("elasticsearch_clustersettings_allocation_watermark_{level}_{suffix}");
-        push(out, &name, none.clone(), value.as_deref().and_then(parse));
+        let parsed = value.as_ref().and_then(|(_, v)| parse(v));
+        push(out, &name, none.clone(), parsed);
+        // Not in the exporter: which layer the value came from, and ES 8's cap on the free
+        // space a percentage watermark asks for (`-1`, the default once the watermark is set
+        // explicitly, means no cap). Capacity planning says where its threshold came from,
+        // and a 90 % watermark on a 20 TB disk does not demand 2 TB free.
+        let l = labels(&[("level", level)]);
+        if let (Some((layer, _)), Some(_)) = (&value, parsed) {
+            push(out, "opsadvisor_es_watermark_layer", l.clone(), Some(*layer as i64 as f64));
+        }
+        if !bytes_mode {
+            let headroom =
+                setting(layers, &[&disk[..], &["watermark", level, "max_headroom"]].concat())
+                    .and_then(|v| parse_bytes(&v));
+            push(out, "opsadvisor_es_watermark_max_headroom_bytes", l, headroom);
+        }
     }
 }
 
@@ -913,7 +960,38 @@ mod tests {
         assert_eq!(v("elasticsearch_clustersettings_allocation_watermark_low_ratio"), Some(0.85));
         // `flood_stage.frozen` is not `flood_stage`.
         assert_eq!(v("elasticsearch_clustersettings_allocation_watermark_flood_stage_ratio"), None);
-        assert_eq!(s.samples.len(), 5);
+        // Where each watermark came from: persistent high, default low, no flood stage.
+        let layer = |level: &str| value(&s, "opsadvisor_es_watermark_layer", &[("level", level)]);
+        assert_eq!(
+            (layer("high"), layer("low"), layer("flood_stage")),
+            (Some(1.0), Some(0.0), None)
+        );
+        // `max_headroom: -1` is no cap: nothing reported.
+        assert_eq!(s.samples.len(), 7, "{:?}", s.samples);
+    }
+
+    #[test]
+    fn transient_overrides_persistent_and_max_headroom_is_read_from_flat_settings() {
+        let s = settings(
+            r#"{"transient":{"cluster.routing.allocation.disk.watermark.low":"80%"},
+                "persistent":{"cluster.routing.allocation.disk.watermark.low":"70%"},
+                "defaults":{"cluster.routing.allocation.disk.watermark.low":"85%",
+                  "cluster.routing.allocation.disk.watermark.low.max_headroom":"-1",
+                  "cluster.routing.allocation.disk.watermark.high":"90%",
+                  "cluster.routing.allocation.disk.watermark.high.max_headroom":"150gb"}}"#,
+        );
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        let v = |n: &str, l: &[(&str, &str)]| value(&s, n, l);
+        assert_eq!(
+            v("elasticsearch_clustersettings_allocation_watermark_low_ratio", &[]),
+            Some(0.8)
+        );
+        assert_eq!(v("opsadvisor_es_watermark_layer", &[("level", "low")]), Some(2.0));
+        assert_eq!(v("opsadvisor_es_watermark_max_headroom_bytes", &[("level", "low")]), None);
+        assert_eq!(
+            v("opsadvisor_es_watermark_max_headroom_bytes", &[("level", "high")]),
+            Some(150.0 * 1_073_741_824.0)
+        );
     }
 
     #[test]

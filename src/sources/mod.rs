@@ -400,7 +400,13 @@ pub async fn fetch_raw(
                     .await,
             )
         });
-        for (key, r) in join_all(fetches).await {
+        for (key, mut r) in join_all(fetches).await {
+            if key == "settings" && r.as_ref().is_err_and(|e| e == "HTTP 400") {
+                // Before 6.4 Elasticsearch rejects `include_defaults`: take the explicit
+                // settings alone, and let Elasticsearch's defaults stand for the rest.
+                let url = format!("{base}{}", elasticsearch::SETTINGS_WITHOUT_DEFAULTS);
+                r = fetch(client, &url, "application/json", max_body, credentials).await;
+            }
             match r {
                 Ok((content_type, body)) => {
                     bodies.insert(key.to_string(), RawBody { content_type, body });

@@ -3,10 +3,13 @@
 //! A forecast is only useful against the number at which something actually happens:
 //! Elasticsearch stops allocating shards to a node at the low disk watermark, moves them
 //! away at the high one and makes indices read-only at the flood stage (the cluster's own
-//! settings when it reports them); Cassandra needs free space for compaction to rewrite
+//! settings when it reports them: a percentage, a ratio or a free-space floor, with ES 8's
+//! `max_headroom` cap; each finding says which layer the value came from); Cassandra needs free space for compaction to rewrite
 //! SSTables (size-tiered up to half the disk, leveled about a tenth); a Kafka broker whose
-//! log directory fills stops; a JVM whose live heap nears its maximum spends its time in GC.
-//! Node counts are sized after Cruise Control's capacity thresholds (CPU 0.7, disk 0.8).
+//! log directory fills stops (and retention set longer than its disk holds gets it there,
+//! see [`super::retention`]); a JVM whose live heap nears its maximum spends its time in GC.
+//! Node counts are sized after Cruise Control's capacity thresholds (CPU 0.7, disk 0.8,
+//! network 0.8).
 
 use crate::System;
 use serde::{Deserialize, Serialize};
@@ -23,6 +26,9 @@ pub struct CapacityConfig {
     pub target_cpu: f64,
     /// Peak disk utilization the node count keeps under (Cruise Control `disk.capacity.threshold`).
     pub target_disk: f64,
+    /// Peak NIC utilization (the busier direction over the link speed) the node count keeps
+    /// under (Cruise Control `network.inbound.capacity.threshold` / `outbound`).
+    pub target_network: f64,
     /// How far ahead to look, in days.
     pub horizon_days: f64,
     /// Partitions (replicas) per Kafka broker before it gets slow to restart and elect.
@@ -35,6 +41,7 @@ impl Default for CapacityConfig {
             compaction_strategy: CompactionStrategy::Stcs,
             target_cpu: 0.7,
             target_disk: 0.8,
+            target_network: 0.8,
             horizon_days: 90.0,
             max_partitions_per_broker: 4000.0,
         }
@@ -50,7 +57,11 @@ impl CapacityConfig {
     /// Problems with the values, as (field, message).
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
-        for (field, v) in [("target_cpu", self.target_cpu), ("target_disk", self.target_disk)] {
+        for (field, v) in [
+            ("target_cpu", self.target_cpu),
+            ("target_disk", self.target_disk),
+            ("target_network", self.target_network),
+        ] {
             if !(v > 0.0 && v <= 1.0) {
                 out.push((field, format!("must be a ratio in (0, 1], got {v}")));
             }
@@ -115,17 +126,23 @@ pub enum Metric {
     Partitions,
     /// `bytes_in_per_second` (Kafka produce throughput).
     BytesIn,
+    /// `network_used_ratio` (the busier direction of the physical NICs over their speed).
+    Network,
+    /// `log_size_bytes` (Kafka partition logs on the broker).
+    LogSize,
 }
 
 impl Metric {
     /// Every metric, in report order.
-    pub const ALL: [Metric; 6] = [
+    pub const ALL: [Metric; 8] = [
         Metric::Disk,
         Metric::Cpu,
+        Metric::Network,
         Metric::Heap,
         Metric::Shards,
         Metric::Partitions,
         Metric::BytesIn,
+        Metric::LogSize,
     ];
 
     /// The feature column it is read from.
@@ -137,6 +154,8 @@ impl Metric {
             Metric::Shards => "es_shards",
             Metric::Partitions => "partition_count",
             Metric::BytesIn => "bytes_in_per_second",
+            Metric::Network => "network_used_ratio",
+            Metric::LogSize => "log_size_bytes",
         }
     }
 
@@ -149,12 +168,19 @@ impl Metric {
             Metric::Shards => "shards",
             Metric::Partitions => "partitions",
             Metric::BytesIn => "bytes in per second",
+            Metric::Network => "network used (of NIC speed)",
+            Metric::LogSize => "partition logs",
         }
+    }
+
+    /// Whether values are bytes (shown in GiB).
+    pub fn is_bytes(self) -> bool {
+        self == Metric::LogSize
     }
 
     /// Whether values are ratios (shown as percentages).
     pub fn is_ratio(self) -> bool {
-        matches!(self, Metric::Disk | Metric::Cpu | Metric::Heap)
+        matches!(self, Metric::Disk | Metric::Cpu | Metric::Heap | Metric::Network)
     }
 }
 
@@ -175,15 +201,92 @@ pub struct Limit {
     pub action: String,
     /// Where to read more.
     pub docs_url: &'static str,
+    /// Where the threshold came from, when it is the cluster's own setting or a default
+    /// standing in for one.
+    pub basis: Option<String>,
 }
 
-/// What the latest round says about a node's limits (settings the cluster reports).
+/// One Elasticsearch disk watermark as the cluster reports it (all `None`: not reported).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Watermark {
+    /// As a used ratio (`"85%"` or `"0.85"`).
+    pub ratio: Option<f64>,
+    /// As free bytes each node must keep (`"500gb"`).
+    pub free_bytes: Option<f64>,
+    /// ES 8 `max_headroom`: a ratio watermark asks for at most this much free space.
+    pub max_headroom_bytes: Option<f64>,
+    /// Where the value came from: 2 transient, 1 persistent, 0 defaults.
+    pub layer: Option<f64>,
+}
+
+/// The watermark levels, in order, with their setting name and Elasticsearch's default.
+pub const WATERMARK_LEVELS: [(&str, f64); 3] =
+    [("low", 0.85), ("high", 0.90), ("flood_stage", 0.95)];
+
+/// What the latest round says about a node's limits (settings the cluster reports, and the
+/// node's disk).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Settings {
-    /// `cluster.routing.allocation.disk.watermark.low` as a used ratio, when reported.
-    pub es_watermark_low: Option<f64>,
+    /// `cluster.routing.allocation.disk.watermark.{low,high,flood_stage}`, in that order.
+    pub es_watermarks: [Watermark; 3],
     /// `cluster.max_shards_per_node`, when reported.
     pub es_max_shards_per_node: Option<f64>,
+    /// Size of the node's data disk, bytes (turns a free-bytes watermark into a used ratio).
+    pub disk_size_bytes: Option<f64>,
+    /// Kafka: the broker's retention and write rate, when server.properties was read.
+    pub kafka_retention: Option<super::retention::Retention>,
+}
+
+fn gib(bytes: f64) -> String {
+    format!("{:.0} GiB", bytes / 1_073_741_824.0)
+}
+
+/// A watermark as the used ratio at which it bites on this node, its name, and where the
+/// threshold came from. `None` for a free-bytes watermark on a node of unknown disk size.
+fn watermark(level: usize, s: &Settings) -> Option<(f64, String, String)> {
+    let (key, default) = WATERMARK_LEVELS[level];
+    let w = s.es_watermarks[level];
+    let label = key.replace('_', " ");
+    let setting = format!("cluster.routing.allocation.disk.watermark.{key}");
+    let from = match w.layer.map(|l| l.round() as i64) {
+        Some(2) => "the cluster's transient settings (they override persistent ones)",
+        Some(1) => "the cluster's persistent settings",
+        Some(_) => "the cluster's defaults (elasticsearch.yml or built in)",
+        None if w.ratio.is_some() || w.free_bytes.is_some() => "the cluster's settings",
+        None => "Elasticsearch's defaults: the cluster did not report its settings",
+    };
+    if let Some(free) = w.free_bytes {
+        let size = s.disk_size_bytes.filter(|d| *d > 0.0)?;
+        let ratio = (1.0 - free / size).clamp(0.0, 1.0);
+        return Some((
+            ratio,
+            format!("{label} watermark ({} free of {}, {} used)", gib(free), gib(size), pct(ratio)),
+            format!("{setting} = {} free space, from {from}", gib(free)),
+        ));
+    }
+    let set = w.ratio.unwrap_or(default);
+    let mut basis = format!("{setting} = {}, from {from}", pct(set));
+    let capped = match (w.max_headroom_bytes, s.disk_size_bytes) {
+        (Some(h), Some(size)) if h >= 0.0 && size > 0.0 && 1.0 - h / size > set => {
+            basis.push_str(&format!(
+                ", capped by {setting}.max_headroom = {} free on this {} disk",
+                gib(h),
+                gib(size)
+            ));
+            Some(1.0 - h / size)
+        }
+        _ => None,
+    };
+    let ratio = capped.unwrap_or(set);
+    let name = match capped {
+        Some(_) => format!(
+            "{label} watermark ({} used, max_headroom {})",
+            pct(ratio),
+            gib(w.max_headroom_bytes.unwrap_or(0.0))
+        ),
+        None => format!("{} {label} watermark", pct(ratio)),
+    };
+    Some((ratio, name, basis))
 }
 
 fn pct(v: f64) -> String {
@@ -196,40 +299,38 @@ pub fn limits(system: System, cfg: &CapacityConfig, s: Settings) -> Vec<Limit> {
     let es_disk = "https://www.elastic.co/guide/en/elasticsearch/reference/current/modules-cluster.html#disk-based-shard-allocation";
     match system {
         System::Elasticsearch => {
-            let low = s.es_watermark_low.unwrap_or(0.85);
-            // Only the low watermark is exported as a ratio; high and flood stage keep their
-            // defaults unless they would fall below it.
-            let high = 0.90f64.max(low);
-            let flood = 0.95f64.max(high);
-            out.push(Limit {
-                id: "capacity_es_disk_low_watermark",
-                metric: Metric::Disk,
-                value: low,
-                name: format!("{} low watermark", pct(low)),
-                consequence: "Elasticsearch stops allocating new shards (including today's indices' replicas) to it".into(),
-                action: "delete or shrink old indices (ILM), or add data nodes".into(),
-                docs_url: es_disk,
-            });
-            out.push(Limit {
-                id: "capacity_es_disk_high_watermark",
-                metric: Metric::Disk,
-                value: high,
-                name: format!("{} high watermark", pct(high)),
-                consequence: "Elasticsearch relocates shards away from it, loading the other nodes"
-                    .into(),
-                action: "delete or shrink old indices (ILM), or add data nodes".into(),
-                docs_url: es_disk,
-            });
-            out.push(Limit {
-                id: "capacity_es_disk_flood_stage",
-                metric: Metric::Disk,
-                value: flood,
-                name: format!("{} flood stage", pct(flood)),
-                consequence: "every index with a shard on it becomes read-only (writes fail)"
-                    .into(),
-                action: "free disk now: delete old indices or add data nodes".into(),
-                docs_url: es_disk,
-            });
+            // Elasticsearch refuses low > high > flood; keep the order if a node's disk
+            // size turns free-bytes watermarks into ratios that would break it.
+            let mut floor = 0.0f64;
+            let ids = [
+                "capacity_es_disk_low_watermark",
+                "capacity_es_disk_high_watermark",
+                "capacity_es_disk_flood_stage",
+            ];
+            let consequences = [
+                "Elasticsearch stops allocating new shards (including today's indices' replicas) to it",
+                "Elasticsearch relocates shards away from it, loading the other nodes",
+                "every index with a shard on it becomes read-only (writes fail)",
+            ];
+            let actions = [
+                "delete or shrink old indices (ILM), or add data nodes",
+                "delete or shrink old indices (ILM), or add data nodes",
+                "free disk now: delete old indices or add data nodes",
+            ];
+            for level in 0..3 {
+                let Some((ratio, name, basis)) = watermark(level, &s) else { continue };
+                floor = floor.max(ratio);
+                out.push(Limit {
+                    id: ids[level],
+                    metric: Metric::Disk,
+                    value: floor,
+                    name,
+                    consequence: consequences[level].into(),
+                    action: actions[level].into(),
+                    docs_url: es_disk,
+                    basis: Some(basis),
+                });
+            }
             out.push(Limit {
                 id: "capacity_es_shards_per_node",
                 metric: Metric::Shards,
@@ -238,6 +339,7 @@ pub fn limits(system: System, cfg: &CapacityConfig, s: Settings) -> Vec<Limit> {
                 consequence: "new indices cannot be created (shard limit reached)".into(),
                 action: "merge small daily indices (rollover by size), shrink or delete old ones, or add data nodes".into(),
                 docs_url: "https://www.elastic.co/guide/en/elasticsearch/reference/current/size-your-shards.html",
+                basis: None,
             });
         }
         System::Cassandra => {
@@ -251,6 +353,7 @@ pub fn limits(system: System, cfg: &CapacityConfig, s: Settings) -> Vec<Limit> {
                 consequence: "compactions may fail for lack of space, SSTables pile up and reads slow down".into(),
                 action: "add nodes (data rebalances onto them), add disk, or lower TTLs".into(),
                 docs_url: "https://cassandra.apache.org/doc/latest/cassandra/managing/operating/compaction/index.html",
+                basis: None,
             });
         }
         System::Kafka => {
@@ -262,7 +365,11 @@ pub fn limits(system: System, cfg: &CapacityConfig, s: Settings) -> Vec<Limit> {
                 consequence: "retention no longer fits the disk; past 100% the broker stops".into(),
                 action: "shorten retention.ms / retention.bytes of the biggest topics, or add brokers and reassign partitions".into(),
                 docs_url: "https://kafka.apache.org/documentation/#topicconfigs_retention.ms",
+                basis: None,
             });
+            if let (Some(r), Some(disk)) = (&s.kafka_retention, s.disk_size_bytes) {
+                out.extend(super::retention::limit(r, disk, cfg.target_disk));
+            }
             out.push(Limit {
                 id: "capacity_kafka_partitions_per_broker",
                 metric: Metric::Partitions,
@@ -271,6 +378,7 @@ pub fn limits(system: System, cfg: &CapacityConfig, s: Settings) -> Vec<Limit> {
                 consequence: "controlled shutdowns and leader elections get slow, and unclean restarts take minutes".into(),
                 action: "add brokers and reassign partitions, or merge small topics".into(),
                 docs_url: "https://kafka.apache.org/documentation/#basic_ops_cluster_expansion",
+                basis: None,
             });
         }
     }
@@ -282,6 +390,17 @@ pub fn limits(system: System, cfg: &CapacityConfig, s: Settings) -> Vec<Limit> {
         consequence: "the JVM spends its time in GC: latency spikes and, past the limit, OutOfMemoryError".into(),
         action: "raise the heap (up to 31 GiB, half the RAM) or reduce the live set".into(),
         docs_url: "https://docs.oracle.com/en/java/javase/17/gctuning/garbage-first-g1-garbage-collector1.html",
+        basis: None,
+    });
+    out.push(Limit {
+        id: "capacity_network",
+        metric: Metric::Network,
+        value: cfg.target_network,
+        name: format!("{} network capacity threshold", pct(cfg.target_network)),
+        consequence: "the NIC saturates at peak: requests and replication queue behind each other, latency rises, and re-replicating a failed node's data has no bandwidth left".into(),
+        action: "spread the traffic (rebalance leaders or shards), enable compression, or add nodes; a faster NIC if the host allows".into(),
+        docs_url: "https://github.com/linkedin/cruise-control/wiki/Configurations",
+        basis: None,
     });
     out.push(Limit {
         id: "capacity_cpu",
@@ -291,6 +410,7 @@ pub fn limits(system: System, cfg: &CapacityConfig, s: Settings) -> Vec<Limit> {
         consequence: "no headroom for a node failure or a traffic peak: latency rises".into(),
         action: "add nodes or spread the load".into(),
         docs_url: "https://github.com/linkedin/cruise-control/wiki/Configurations",
+        basis: None,
     });
     out
 }
@@ -299,6 +419,7 @@ pub fn limits(system: System, cfg: &CapacityConfig, s: Settings) -> Vec<Limit> {
 pub fn node_count_target(system: System, cfg: &CapacityConfig, metric: Metric) -> Option<f64> {
     match metric {
         Metric::Cpu => Some(cfg.target_cpu),
+        Metric::Network => Some(cfg.target_network),
         Metric::Disk => Some(match system {
             System::Cassandra => cfg.target_disk.min(cfg.compaction_strategy.max_used_ratio()),
             _ => cfg.target_disk,
@@ -312,17 +433,99 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    const GIB: f64 = 1_073_741_824.0;
+
+    fn es(s: Settings) -> Vec<Limit> {
+        limits(System::Elasticsearch, &CapacityConfig::default(), s)
+            .into_iter()
+            .filter(|l| l.metric == Metric::Disk)
+            .collect()
+    }
+
+    fn ratio(r: f64, layer: f64) -> Watermark {
+        Watermark { ratio: Some(r), layer: Some(layer), ..Default::default() }
+    }
+
     #[test]
-    fn es_watermarks_follow_the_clusters_setting() {
-        let l = limits(
-            System::Elasticsearch,
-            &CapacityConfig::default(),
-            Settings { es_watermark_low: Some(0.8), es_max_shards_per_node: Some(1200.0) },
+    fn es_watermarks_follow_the_clusters_settings_and_say_where_from() {
+        let s = Settings {
+            es_watermarks: [ratio(0.8, 1.0), ratio(0.88, 2.0), ratio(0.93, 0.0)],
+            es_max_shards_per_node: Some(1200.0),
+            ..Default::default()
+        };
+        let all = limits(System::Elasticsearch, &CapacityConfig::default(), s);
+        assert!(all.iter().any(|l| l.metric == Metric::Shards && l.value == 1200.0));
+        let disk = es(s);
+        let values: Vec<f64> = disk.iter().map(|l| l.value).collect();
+        assert_eq!(values, vec![0.8, 0.88, 0.93]);
+        let basis: Vec<&str> = disk.iter().map(|l| l.basis.as_deref().unwrap()).collect();
+        assert!(
+            basis[0].contains("watermark.low = 80%, from the cluster's persistent"),
+            "{}",
+            basis[0]
         );
-        let disk: Vec<f64> =
-            l.iter().filter(|l| l.metric == Metric::Disk).map(|l| l.value).collect();
-        assert_eq!(disk, vec![0.8, 0.9, 0.95]);
-        assert!(l.iter().any(|l| l.metric == Metric::Shards && l.value == 1200.0));
+        assert!(basis[1].contains("transient settings (they override persistent"), "{}", basis[1]);
+        assert!(basis[2].contains("the cluster's defaults"), "{}", basis[2]);
+        assert_eq!(disk[1].name, "88% high watermark");
+    }
+
+    #[test]
+    fn unreported_watermarks_are_elasticsearchs_defaults_and_say_so() {
+        let disk = es(Settings::default());
+        let values: Vec<f64> = disk.iter().map(|l| l.value).collect();
+        assert_eq!(values, vec![0.85, 0.9, 0.95]);
+        assert!(disk[0].basis.as_deref().unwrap().contains("did not report"));
+    }
+
+    #[test]
+    fn free_bytes_watermarks_become_this_nodes_used_ratio() {
+        let free = |gb: f64| Watermark {
+            free_bytes: Some(gb * GIB),
+            layer: Some(1.0),
+            ..Default::default()
+        };
+        let mut s = Settings {
+            es_watermarks: [free(200.0), free(100.0), free(50.0)],
+            disk_size_bytes: Some(1000.0 * GIB),
+            ..Default::default()
+        };
+        let disk = es(s);
+        let values: Vec<f64> = disk.iter().map(|l| (l.value * 1000.0).round() / 1000.0).collect();
+        assert_eq!(values, vec![0.8, 0.9, 0.95]);
+        assert!(disk[0].name.contains("200 GiB free of 1000 GiB"), "{}", disk[0].name);
+        assert!(disk[2].basis.as_deref().unwrap().contains("flood_stage = 50 GiB free space"));
+        // A bigger disk reaches the same free-space floor later.
+        s.disk_size_bytes = Some(4000.0 * GIB);
+        assert_eq!(es(s)[0].value, 0.95);
+        // Without the disk size a free-bytes floor cannot be placed: no guess.
+        s.disk_size_bytes = None;
+        assert!(es(s).is_empty());
+    }
+
+    #[test]
+    fn max_headroom_caps_the_free_space_a_percentage_asks_for() {
+        let capped = |r: f64, h: f64| Watermark {
+            ratio: Some(r),
+            max_headroom_bytes: Some(h * GIB),
+            layer: Some(0.0),
+            ..Default::default()
+        };
+        let mut s = Settings {
+            es_watermarks: [capped(0.85, 200.0), capped(0.9, 150.0), capped(0.95, 100.0)],
+            disk_size_bytes: Some(10_000.0 * GIB),
+            ..Default::default()
+        };
+        // 15 % of 10 TB is 1.5 TB, far above the 200 GB cap: the cap is what bites.
+        let values: Vec<f64> = es(s).iter().map(|l| (l.value * 1000.0).round() / 1000.0).collect();
+        assert_eq!(values, vec![0.98, 0.985, 0.99]);
+        assert!(es(s)[0].basis.as_deref().unwrap().contains("max_headroom = 200 GiB"));
+        // On a small disk the percentage asks for less than the cap: the percentage stands.
+        s.disk_size_bytes = Some(500.0 * GIB);
+        assert_eq!(es(s)[0].value, 0.85);
+        // -1 (no cap) is not reported at all; nothing changes.
+        s.es_watermarks[0].max_headroom_bytes = None;
+        s.disk_size_bytes = Some(10_000.0 * GIB);
+        assert_eq!(es(s)[0].value, 0.85);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod forecast;
 pub mod limits;
+pub mod retention;
 
 use crate::System;
 use crate::features::RoundFrames;
@@ -38,6 +39,8 @@ pub const CHECK_IDS: &[&str] = &[
     "capacity_kafka_partitions_per_broker",
     "capacity_heap",
     "capacity_cpu",
+    "capacity_network",
+    "capacity_kafka_retention",
     "capacity_nodes_needed",
 ];
 
@@ -115,7 +118,20 @@ type Key = (System, String, String);
 struct Collected {
     series: BTreeMap<(Key, Metric), Vec<(i64, f64)>>,
     settings: BTreeMap<(System, String), Settings>,
+    /// The latest data-disk size of each node.
+    disk_size: BTreeMap<Key, f64>,
+    /// The latest retention facts of each Kafka broker, by feature column.
+    kafka: BTreeMap<Key, BTreeMap<&'static str, f64>>,
 }
+
+/// Feature columns read for Kafka retention (see [`retention`]).
+const RETENTION_COLUMNS: [&str; 5] = [
+    "cfg_server_properties_read",
+    "cfg_log_retention_seconds",
+    "cfg_log_retention_bytes",
+    "partition_count",
+    "leader_count",
+];
 
 fn collect(rounds: &[RoundFrames]) -> Collected {
     let mut out = Collected::default();
@@ -137,16 +153,136 @@ fn collect(rounds: &[RoundFrames]) -> Collected {
                     }
                 }
             }
-            let low = frame.f64_column("es_watermark_low_ratio");
-            let max_shards = frame.f64_column("es_max_shards_per_node");
+            let col = |name: &str| frame.f64_column(name);
+            let level_cols: Vec<[Option<Vec<Option<f64>>>; 4]> = limits::WATERMARK_LEVELS
+                .iter()
+                .map(|(level, _)| {
+                    [
+                        col(&format!("es_watermark_{level}_ratio")),
+                        col(&format!("es_watermark_{level}_bytes")),
+                        col(&format!("es_watermark_{level}_max_headroom_bytes")),
+                        col(&format!("es_watermark_{level}_layer")),
+                    ]
+                })
+                .collect();
+            let max_shards = col("es_max_shards_per_node");
+            let disk_size = col("data_disk_size_bytes");
+            let kafka_cols: Vec<Option<Vec<Option<f64>>>> =
+                RETENTION_COLUMNS.iter().map(|c| col(c)).collect();
+            let at = |c: &Option<Vec<Option<f64>>>, i: usize| {
+                c.as_ref().and_then(|c| c.get(i).copied().flatten())
+            };
             for (i, cluster) in clusters.iter().enumerate() {
                 let s = out.settings.entry((frame.system, cluster.clone())).or_default();
-                if let Some(Some(v)) = low.as_ref().and_then(|c| c.get(i)) {
-                    s.es_watermark_low = Some(*v);
+                for (w, [ratio, bytes, headroom, layer]) in
+                    s.es_watermarks.iter_mut().zip(&level_cols)
+                {
+                    // A round that reports the watermark replaces it whole: a setting changed
+                    // from a size to a percentage must not keep the old size.
+                    if at(ratio, i).is_some() || at(bytes, i).is_some() {
+                        *w = limits::Watermark {
+                            ratio: at(ratio, i),
+                            free_bytes: at(bytes, i),
+                            max_headroom_bytes: at(headroom, i),
+                            layer: at(layer, i),
+                        };
+                    }
                 }
-                if let Some(Some(v)) = max_shards.as_ref().and_then(|c| c.get(i)) {
-                    s.es_max_shards_per_node = Some(*v);
+                if let Some(v) = at(&max_shards, i) {
+                    s.es_max_shards_per_node = Some(v);
                 }
+                if let Some(v) = at(&disk_size, i) {
+                    out.disk_size.insert((frame.system, cluster.clone(), nodes[i].clone()), v);
+                }
+                if frame.system == System::Kafka {
+                    let key = (frame.system, cluster.clone(), nodes[i].clone());
+                    for (name, c) in RETENTION_COLUMNS.iter().zip(&kafka_cols) {
+                        if let Some(v) = at(c, i) {
+                            out.kafka.entry(key.clone()).or_default().insert(name, v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Each Kafka broker's retention, from its server.properties facts (none when the file was
+/// not read), its produce rate over the last day and the cluster's replicas per led
+/// partition; with the broker count that fits every broker's steady state.
+fn kafka_retention(
+    c: &Collected,
+    config: &BTreeMap<String, CapacityConfig>,
+) -> BTreeMap<Key, retention::Retention> {
+    let default = CapacityConfig::default();
+    let mut out = BTreeMap::new();
+    let mut replication: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for (key, facts) in &c.kafka {
+        let r = replication.entry(key.1.as_str()).or_default();
+        r.0 += facts.get("partition_count").copied().unwrap_or(0.0);
+        r.1 += facts.get("leader_count").copied().unwrap_or(0.0);
+    }
+    for (key, facts) in &c.kafka {
+        let read = facts.get("cfg_server_properties_read").is_some_and(|v| *v > 0.0);
+        let time = facts.get("cfg_log_retention_seconds").copied();
+        let bytes = facts.get("cfg_log_retention_bytes").copied();
+        if !read && time.is_none() && bytes.is_none() {
+            continue; // nothing known about retention
+        }
+        let Some(points) = c.series.get(&(key.clone(), Metric::BytesIn)) else { continue };
+        let Some(last) = points.iter().map(|p| p.0).max() else { continue };
+        // Retention holds whole days, so the daily mean (cycle included) is what accumulates.
+        let day: Vec<f64> = points
+            .iter()
+            .filter(|p| p.0 > last - DAY_MS)
+            .map(|p| p.1)
+            .filter(|v| v.is_finite())
+            .collect();
+        if day.is_empty() {
+            continue;
+        }
+        let bytes_in = day.iter().sum::<f64>() / day.len() as f64;
+        let (parts, leaders) = replication.get(key.1.as_str()).copied().unwrap_or_default();
+        let replication = if leaders > 0.0 && parts >= leaders { parts / leaders } else { 1.0 };
+        let (retention_s, default_time) = match time {
+            Some(t) if t > 0.0 => (Some(t), false),
+            Some(_) => (None, false), // -1: no time limit
+            None => (Some(retention::DEFAULT_RETENTION_S), true),
+        };
+        out.insert(
+            key.clone(),
+            retention::Retention {
+                retention_s,
+                default_time,
+                retention_bytes: bytes.filter(|b| *b > 0.0),
+                partitions: facts.get("partition_count").copied().unwrap_or(0.0),
+                write_bytes_per_s: bytes_in * replication,
+                replication,
+                brokers_needed: None,
+            },
+        );
+    }
+    // Brokers needed: every broker's steady state, summed, over what one broker may hold.
+    let mut clusters: BTreeMap<String, (f64, f64, usize)> = BTreeMap::new();
+    for (key, r) in &out {
+        let target = config.get(&key.1).unwrap_or(&default).target_disk;
+        let (Some(steady), Some(disk)) = (r.steady_bytes(), c.disk_size.get(key)) else {
+            continue;
+        };
+        let e = clusters.entry(key.1.clone()).or_default();
+        e.0 += steady;
+        e.1 += target * disk;
+        e.2 += 1;
+    }
+    let brokers = |cluster: &str| c.kafka.keys().filter(|k| k.1 == cluster).count();
+    for (key, r) in out.iter_mut() {
+        if let Some((steady, capacity, n)) = clusters.get(&key.1) {
+            let per_broker = capacity / *n as f64;
+            let needed = (steady / per_broker).ceil() as usize;
+            let have = brokers(&key.1);
+            if needed > have {
+                r.brokers_needed = Some((needed, have));
             }
         }
     }
@@ -169,6 +305,7 @@ struct Fitted {
 pub fn analyze(rounds: &[RoundFrames], config: &BTreeMap<String, CapacityConfig>) -> Capacity {
     let collected = collect(rounds);
     let default = CapacityConfig::default();
+    let kafka_retention = kafka_retention(&collected, config);
     let mut fitted = Vec::new();
     for ((key, metric), mut points) in collected.series {
         points.sort_by_key(|p| p.0);
@@ -194,8 +331,10 @@ pub fn analyze(rounds: &[RoundFrames], config: &BTreeMap<String, CapacityConfig>
     for f in &fitted {
         let (system, cluster, node) = &f.key;
         let cfg = config.get(cluster).unwrap_or(&default);
-        let settings =
+        let mut settings =
             collected.settings.get(&(*system, cluster.clone())).copied().unwrap_or_default();
+        settings.disk_size_bytes = collected.disk_size.get(&f.key).copied();
+        settings.kafka_retention = kafka_retention.get(&f.key).copied();
         let mut lims: Vec<Limit> = limits::limits(*system, cfg, settings)
             .into_iter()
             .filter(|l| l.metric == f.metric)
@@ -232,6 +371,23 @@ pub fn analyze(rounds: &[RoundFrames], config: &BTreeMap<String, CapacityConfig>
             }
         }
         out.charts.push(chart);
+    }
+    // A broker whose retention does not fit reaches the disk threshold for that reason: the
+    // retention finding says so and what to change, the plain disk forecast would repeat it.
+    let retention_nodes: Vec<(String, Option<String>)> = out
+        .findings
+        .iter()
+        .filter(|f| f.id == "capacity_kafka_retention")
+        .map(|f| (f.cluster.clone(), f.node.clone()))
+        .collect();
+    let (kept, repeated): (Vec<Finding>, Vec<Finding>) =
+        std::mem::take(&mut out.findings).into_iter().partition(|f| {
+            f.id != "capacity_kafka_disk"
+                || !retention_nodes.contains(&(f.cluster.clone(), f.node.clone()))
+        });
+    out.findings = kept;
+    for chart in &mut out.charts {
+        chart.findings.retain(|fp| repeated.iter().all(|f| &f.fingerprint != fp));
     }
     out.findings.extend(node_count_findings(&fitted, config));
     out
@@ -274,7 +430,9 @@ fn days(ms: i64) -> f64 {
 }
 
 fn fmt_value(metric: Metric, v: f64) -> String {
-    if metric.is_ratio() {
+    if metric.is_bytes() {
+        format!("{:.1} GiB", v / 1_073_741_824.0)
+    } else if metric.is_ratio() {
         format!("{:.1}%", v * 100.0)
     } else if v.abs() >= 100.0 {
         format!("{v:.0}")
@@ -284,7 +442,9 @@ fn fmt_value(metric: Metric, v: f64) -> String {
 }
 
 fn fmt_rate(metric: Metric, per_day: f64) -> String {
-    if metric.is_ratio() {
+    if metric.is_bytes() {
+        format!("{:+.1} GiB/day", per_day / 1_073_741_824.0)
+    } else if metric.is_ratio() {
         format!("{:+.2} points/day", per_day * 100.0)
     } else {
         format!("{per_day:+.1}/day")
@@ -335,12 +495,15 @@ fn node_finding(
         fmt_value(f.metric, f.current),
         limit.consequence,
     );
-    let cause = format!(
+    let mut cause = format!(
         "Trend {} over {:.1} days of history{}.",
         fmt_rate(f.metric, f.model.slope_per_day()),
         history_days,
         if f.model.has_daily_cycle() { ", with a daily cycle" } else { "" }
     );
+    if let Some(basis) = &limit.basis {
+        cause.push_str(&format!(" Threshold: {basis}."));
+    }
     let mut action = format!("Before {}: {}.", date(early), limit.action);
     if let Some(target) = limits::node_count_target(*system, cfg, f.metric) {
         let (peak_sum, n) = cluster_peak(all, *system, cluster, f.metric, now + 30 * DAY_MS);
@@ -354,7 +517,7 @@ fn node_finding(
         }
     }
     let impact = match f.metric {
-        Metric::Cpu | Metric::Heap => vec![Impact::Performance],
+        Metric::Cpu | Metric::Heap | Metric::Network => vec![Impact::Performance],
         _ => vec![Impact::Availability],
     };
     Finding {
