@@ -195,7 +195,7 @@ fn heap_is_forecast_from_its_floor() {
 fn network(h: usize, rx: &dyn Fn(usize) -> f64) -> Vec<Sample> {
     const SPEED: f64 = 1.25e9;
     let received: f64 = (0..h).map(|k| rx(k) * SPEED * 3600.0).sum();
-    let dev = |d: &str| vec![("device".to_string(), d.to_string())];
+    let dev = |d: &str| crate::sample::labels([("device", d)]);
     let busy = h as f64 * 0.9 * SPEED * 3600.0;
     vec![
         Sample::new("node_network_speed_bytes", dev("eth0"), SPEED),
