@@ -64,9 +64,14 @@ pub fn analyze_with(
     })
 }
 
+/// How long a classifier finding keeps firing after the model stops reporting it: a
+/// probability hovering around the reporting threshold would otherwise fire and resolve
+/// (and page and un-page) every other cycle.
+pub const CLASSIFIER_KEEP_FIRING_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Everything judged over one round: the rules' findings ([`evaluate_round`]), then each
 /// classifier's. A classifier finding has no `for` (the model already read the window's
-/// rates and trends) and no `keep_firing_for`: it fires while the model says so.
+/// rates and trends) and keeps firing for [`CLASSIFIER_KEEP_FIRING_FOR`] after it dips.
 ///
 /// # Errors
 /// As [`analyze`].
@@ -81,7 +86,7 @@ pub fn evaluate_round_with(
             Active {
                 finding,
                 for_: std::time::Duration::ZERO,
-                keep_firing_for: std::time::Duration::ZERO,
+                keep_firing_for: CLASSIFIER_KEEP_FIRING_FOR,
             }
         }));
     }
