@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{KillOnDrop, TempDir, free_port, wait_until_ok};
+use common::TempDir;
 use opsadvisor::System;
 use opsadvisor::cli::config_for;
 use opsadvisor::config::{Config, ScrapeConfig};
@@ -15,11 +15,11 @@ use opsadvisor::features::catalog::Catalog;
 use opsadvisor::findings::Severity;
 use opsadvisor::pipeline;
 use opsadvisor::simulate::{
-    ClusterSpec, EndpointKind, Fault, FaultSpec, HardwareProfile, SimSpec, Simulator, serve,
+    ClusterSpec, Fault, FaultSpec, HardwareProfile, SimSpec, Simulator, serve,
 };
 use opsadvisor::sources::prometheus::PrometheusConfig;
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,30 +44,14 @@ async fn advise_through_prometheus_matches_scraping_directly() {
 
     // Prometheus scrapes every endpoint each second, labelling series with the node name.
     let dir = TempDir::new("prometheus");
-    let mut scrape = String::from(
-        "global: { scrape_interval: 1s, scrape_timeout: 900ms }\nscrape_configs:\n  - job_name: cassandra\n    static_configs:\n",
-    );
-    for e in &server.endpoints {
-        let host = e.url.trim_start_matches("http://").trim_end_matches("/metrics");
-        let node = e.node.clone().unwrap_or_default();
-        let kind = if matches!(e.kind, EndpointKind::NodeExporter) { "node" } else { "jmx" };
-        scrape.push_str(&format!(
-            "      - {{ targets: ['{host}'], labels: {{ node: '{node}', exporter: {kind} }} }}\n"
-        ));
-    }
-    std::fs::write(dir.path().join("prometheus.yml"), scrape).unwrap();
-    let port = free_port();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _prometheus = KillOnDrop(child);
-    let url = format!("http://127.0.0.1:{port}");
-    assert!(wait_until_ok(&format!("{url}/-/ready")).await, "prometheus did not become ready");
+    let (_prometheus, url) = common::prometheus_scraping(
+        dir.path(),
+        &server.endpoints,
+        "scrape_interval: 1s, scrape_timeout: 900ms",
+        "",
+        "",
+    )
+    .await;
     // Let it collect some history.
     tokio::time::sleep(Duration::from_secs(8)).await;
 

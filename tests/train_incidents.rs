@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{KillOnDrop, TempDir, free_port, wait_until_ok};
+use common::TempDir;
 use opsadvisor::System;
 use opsadvisor::classify::incidents::HELDOUT_TIME;
 use opsadvisor::classify::model::{Algo, Model};
@@ -22,9 +22,9 @@ use opsadvisor::classify::store::Classifiers;
 use opsadvisor::classify::{card, io};
 use opsadvisor::features::catalog::Catalog;
 use opsadvisor::simulate::{
-    ClusterSpec, EndpointKind, Fault, FaultSpec, HardwareProfile, SimSpec, Simulator, serve,
+    ClusterSpec, Fault, FaultSpec, HardwareProfile, SimSpec, Simulator, serve,
 };
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const SPEED: f64 = 120.0;
@@ -59,30 +59,14 @@ async fn a_model_trained_on_prometheus_history_recognises_the_labelled_fault() {
     let fault_ms = served_ms + (FAULT_AFTER_S * 1000.0) as i64;
 
     let dir = TempDir::new("train-incidents");
-    let mut scrape = String::from(
-        "global: { scrape_interval: 250ms, scrape_timeout: 240ms }\nscrape_configs:\n  - job_name: cassandra\n    honor_timestamps: false\n    static_configs:\n",
-    );
-    for e in &server.endpoints {
-        let host = e.url.trim_start_matches("http://").trim_end_matches("/metrics");
-        let node = e.node.clone().unwrap_or_default();
-        let kind = if matches!(e.kind, EndpointKind::NodeExporter) { "node" } else { "jmx" };
-        scrape.push_str(&format!(
-            "      - {{ targets: ['{host}'], labels: {{ cluster: cass, node: '{node}', exporter: {kind} }} }}\n"
-        ));
-    }
-    std::fs::write(dir.path().join("prometheus.yml"), scrape).unwrap();
-    let port = free_port();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _prometheus = KillOnDrop(child);
-    let url = format!("http://127.0.0.1:{port}");
-    assert!(wait_until_ok(&format!("{url}/-/ready")).await, "prometheus did not become ready");
+    let (_prometheus, url) = common::prometheus_scraping(
+        dir.path(),
+        &server.endpoints,
+        "scrape_interval: 250ms, scrape_timeout: 240ms",
+        "honor_timestamps: false",
+        "cluster: cass, ",
+    )
+    .await;
     // History from the first full second of scrapes; the fault must start well inside it.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let from_ms = opsadvisor::clock::now_ms();

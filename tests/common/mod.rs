@@ -78,3 +78,48 @@ pub(crate) async fn wait_until_ok(url: &str) -> bool {
     }
     false
 }
+
+/// Debian's `prometheus` on a free loopback port, scraping every endpoint of a simulated
+/// cluster as job `cassandra`, each target labelled `node` and `exporter` (`node` or `jmx`)
+/// plus `extra_labels` (e.g. `"cluster: cass, "`). `global` is the `global:` block's body,
+/// `job_options` extra keys of the job (e.g. `"honor_timestamps: false"`). Returns the
+/// process (killed on drop) and its URL once it is ready.
+pub(crate) async fn prometheus_scraping(
+    dir: &std::path::Path,
+    endpoints: &[opsadvisor::simulate::Endpoint],
+    global: &str,
+    job_options: &str,
+    extra_labels: &str,
+) -> (KillOnDrop, String) {
+    let mut scrape = format!("global: {{ {global} }}\nscrape_configs:\n  - job_name: cassandra\n");
+    if !job_options.is_empty() {
+        scrape.push_str(&format!("    {job_options}\n"));
+    }
+    scrape.push_str("    static_configs:\n");
+    for e in endpoints {
+        let host = e.url.trim_start_matches("http://").trim_end_matches("/metrics");
+        let node = e.node.clone().unwrap_or_default();
+        let kind = if matches!(e.kind, opsadvisor::simulate::EndpointKind::NodeExporter) {
+            "node"
+        } else {
+            "jmx"
+        };
+        scrape.push_str(&format!(
+            "      - {{ targets: ['{host}'], labels: {{ {extra_labels}node: '{node}', exporter: {kind} }} }}\n"
+        ));
+    }
+    std::fs::write(dir.join("prometheus.yml"), scrape).unwrap();
+    let port = free_port();
+    let child = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let process = KillOnDrop(child);
+    let url = format!("http://127.0.0.1:{port}");
+    assert!(wait_until_ok(&format!("{url}/-/ready")).await, "prometheus did not become ready");
+    (process, url)
+}
