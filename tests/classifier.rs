@@ -5,8 +5,9 @@
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
+mod common;
+
 use std::path::PathBuf;
-use std::time::Duration;
 
 use opsadvisor::System;
 use opsadvisor::classify::card;
@@ -14,14 +15,10 @@ use opsadvisor::classify::dataset::{self, DatasetSpec};
 use opsadvisor::classify::io;
 use opsadvisor::classify::model::{Algo, Model};
 use opsadvisor::classify::store::Classifiers;
-use opsadvisor::cli::config_for;
-use opsadvisor::config::ScrapeConfig;
 use opsadvisor::features::catalog::Catalog;
 use opsadvisor::findings::{Finding, Severity};
 use opsadvisor::pipeline;
-use opsadvisor::simulate::{
-    ClusterSpec, Fault, FaultSpec, HardwareProfile, SimSpec, Simulator, serve,
-};
+use opsadvisor::simulate::{Fault, HardwareProfile};
 
 fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -124,20 +121,7 @@ fn shipped_models_load_with_a_matching_schema() {
 }
 
 async fn advise(classifiers: &Classifiers) -> Vec<Finding> {
-    let cluster = ClusterSpec::new("cass", System::Cassandra, 4, HardwareProfile::medium())
-        .with_fault(FaultSpec::new(Fault::CompactionBacklog, Some("cass-2")));
-    let mut sim = Simulator::new(SimSpec { clusters: vec![cluster], ..SimSpec::demo(3) }).unwrap();
-    sim.advance(Duration::from_secs(15 * 60));
-    let server = serve(sim, 300.0).await.unwrap();
-    let config = config_for(
-        &server,
-        ScrapeConfig {
-            interval: "200ms".into(),
-            timeout: "2s".into(),
-            samples: 6,
-            ..ScrapeConfig::default()
-        },
-    );
+    let (_server, config) = common::cassandra_sim(Some(Fault::CompactionBacklog)).await;
     let rules = pipeline::load_rules(&config, Catalog::builtin());
     pipeline::advise_with(&config, &rules, classifiers).await.unwrap().findings
 }

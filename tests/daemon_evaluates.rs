@@ -8,40 +8,14 @@
 mod common;
 
 use common::TempDir;
-use opsadvisor::System;
-use opsadvisor::cli::config_for;
-use opsadvisor::config::{Config, ScrapeConfig};
+use opsadvisor::config::Config;
 use opsadvisor::daemon::models::ModelSource;
 use opsadvisor::daemon::{ConfigSource, CycleOutcome, Daemon, DaemonOptions};
 use opsadvisor::findings::Finding;
-use opsadvisor::simulate::{
-    ClusterSpec, Fault, FaultSpec, HardwareProfile, SimServer, SimSpec, Simulator, serve,
-};
+use opsadvisor::simulate::Fault;
 use opsadvisor::sources::config_files::ConfigFilesConfig;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A 4-node Cassandra cluster, 15 simulated minutes in, served at 300× real time, with
-/// `fault` on cass-2 if any.
-async fn cassandra(fault: Option<Fault>) -> (SimServer, Config) {
-    let mut cluster = ClusterSpec::new("cass", System::Cassandra, 4, HardwareProfile::medium());
-    if let Some(f) = fault {
-        cluster = cluster.with_fault(FaultSpec::new(f, Some("cass-2")));
-    }
-    let mut sim = Simulator::new(SimSpec { clusters: vec![cluster], ..SimSpec::demo(3) }).unwrap();
-    sim.advance(Duration::from_secs(15 * 60));
-    let server = serve(sim, 300.0).await.unwrap();
-    let config = config_for(
-        &server,
-        ScrapeConfig {
-            interval: "200ms".into(),
-            timeout: "2s".into(),
-            samples: 6,
-            ..ScrapeConfig::default()
-        },
-    );
-    (server, config)
-}
 
 fn daemon(config: Config, storage: &std::path::Path, models: ModelSource) -> Daemon {
     let options = DaemonOptions {
@@ -80,7 +54,7 @@ fn on<'a>(fs: &'a [Finding], id: &str, node: &str) -> Option<&'a Finding> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_fires_a_classifier_finding_for_an_injected_fault() {
-    let (server, config) = cassandra(Some(Fault::CompactionBacklog)).await;
+    let (server, config) = common::cassandra_sim(Some(Fault::CompactionBacklog)).await;
     let dir = TempDir::new("daemon-classifier");
     let mut d = daemon(config, dir.path(), ModelSource::default());
     // The class fires at the first evaluation; the rule after its `for` (2 simulated minutes).
@@ -99,7 +73,7 @@ async fn the_daemon_fires_a_classifier_finding_for_an_injected_fault() {
 
     // The same daemon with the classifiers off reports the rule, not the class.
     let dir = TempDir::new("daemon-classifier-off");
-    let (_server2, config) = cassandra(Some(Fault::CompactionBacklog)).await;
+    let (_server2, config) = common::cassandra_sim(Some(Fault::CompactionBacklog)).await;
     let mut d = daemon(config, dir.path(), ModelSource { algo: None, dir: None });
     let o = cycle_until(&mut d, 15, |o| {
         on(&o.firing, "cassandra_compaction_backlog", "cass-2").is_some()
@@ -112,7 +86,7 @@ async fn the_daemon_fires_a_classifier_finding_for_an_injected_fault() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_file_facts_reach_the_rules_and_a_reload_reads_them_again() {
-    let (_server, mut config) = cassandra(None).await;
+    let (_server, mut config) = common::cassandra_sim(None).await;
     let dir = TempDir::new("daemon-facts");
     let yaml = dir.path().join("cassandra.yaml");
     let original = std::fs::read_to_string(concat!(

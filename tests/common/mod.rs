@@ -123,3 +123,29 @@ pub(crate) async fn prometheus_scraping(
     assert!(wait_until_ok(&format!("{url}/-/ready")).await, "prometheus did not become ready");
     (process, url)
 }
+
+/// A 4-node Cassandra cluster simulated 15 minutes in and served 300× fast, with `fault` on
+/// cass-2 if any, and the config that scrapes it 6 times 200 ms apart.
+pub(crate) async fn cassandra_sim(
+    fault: Option<opsadvisor::simulate::Fault>,
+) -> (opsadvisor::simulate::SimServer, opsadvisor::config::Config) {
+    use opsadvisor::simulate::{ClusterSpec, FaultSpec, HardwareProfile, SimSpec, Simulator};
+    let mut cluster =
+        ClusterSpec::new("cass", opsadvisor::System::Cassandra, 4, HardwareProfile::medium());
+    if let Some(f) = fault {
+        cluster = cluster.with_fault(FaultSpec::new(f, Some("cass-2")));
+    }
+    let mut sim = Simulator::new(SimSpec { clusters: vec![cluster], ..SimSpec::demo(3) }).unwrap();
+    sim.advance(std::time::Duration::from_secs(15 * 60));
+    let server = opsadvisor::simulate::serve(sim, 300.0).await.unwrap();
+    let config = opsadvisor::cli::config_for(
+        &server,
+        opsadvisor::config::ScrapeConfig {
+            interval: "200ms".into(),
+            timeout: "2s".into(),
+            samples: 6,
+            ..opsadvisor::config::ScrapeConfig::default()
+        },
+    );
+    (server, config)
+}
