@@ -283,15 +283,7 @@ impl Model {
                 c[f] += d / 10_000.0;
             }
         }
-        let n = self.trees.len().max(1) as f64;
-        let mut out: Vec<(String, f64)> = self
-            .schema
-            .features
-            .iter()
-            .cloned()
-            .zip(c.into_iter().map(|v| v / n))
-            .filter(|(_, v)| *v > 0.0)
-            .collect();
+        let mut out = self.positive_tree_means(c);
         out.sort_by(|a, b| b.1.total_cmp(&a.1));
         out
     }
@@ -323,17 +315,22 @@ impl Model {
                 total.iter_mut().zip(&per).for_each(|(a, p)| *a += p / sum);
             }
         }
+        let mut out = self.positive_tree_means(total);
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Per-feature sums over the trees, averaged per tree and named, keeping only features
+    /// with a positive mean (in schema order).
+    fn positive_tree_means(&self, sums: Vec<f64>) -> Vec<(String, f64)> {
         let n = self.trees.len().max(1) as f64;
-        let mut out: Vec<(String, f64)> = self
-            .schema
+        self.schema
             .features
             .iter()
             .cloned()
-            .zip(total.into_iter().map(|v| v / n))
+            .zip(sums.into_iter().map(|v| v / n))
             .filter(|(_, v)| *v > 0.0)
-            .collect();
-        out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        out
+            .collect()
     }
 
     /// Total nodes over all trees.
