@@ -5,6 +5,8 @@ Inputs: the 190 KB real Prometheus scrape from ../shared (alltypes.237mfs.prom.t
 final '# EOF' removed so both parse it as text format) and a ~20 MB synthetic jmx_exporter-like
 exposition generated here. Prints MB/s for each (wall clock, and per CPU-second the parsing
 thread ran, which is the one-core figure on a loaded machine), the load average, and the ratio.
+Then the daemon's production path on the same inputs: `parse_keeping` with the filter of the
+built-in feature catalogue (every line validated and linted, only catalogue series built).
 
     pip install prometheus_client   # 0.26 measured
     python3 benches/parser_vs_python.py
@@ -63,12 +65,18 @@ def main():
     print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     print(f"{'input':<12} {'bytes':>10} {'samples':>8} {'opsadvisor MB/s':>16} {'(per CPU-second)':>17} "
           f"{'prometheus_client MB/s':>23} {'ratio':>7}")
-    for label, path in [("real 190KB", real), ("synth 20MB", synth)]:
-        _, size, samples, _, mbps, cpu_mbps = rust[path]
+    inputs = [("real 190KB", real), ("synth 20MB", synth)]
+    for label, path in inputs:
+        _, size, samples, _, mbps, cpu_mbps = rust[path][:6]
         py_samples, py_mbps = python_mbps(path)
         assert int(samples) == py_samples, (label, samples, py_samples)
         print(f"{label:<12} {int(size):>10} {int(samples):>8} {float(mbps):>16.1f} {float(cpu_mbps):>17.1f} "
               f"{py_mbps:>23.1f} {float(mbps) / py_mbps:>6.1f}x")
+    print("daemon path: parse_keeping with the built-in catalogue's filter")
+    print(f"{'input':<12} {'bytes':>10} {'kept':>8} {'opsadvisor MB/s':>16} {'(per CPU-second)':>17}")
+    for label, path in inputs:
+        size, kept, mbps, cpu_mbps = rust[path][1], rust[path][6], rust[path][8], rust[path][9]
+        print(f"{label:<12} {int(size):>10} {int(kept):>8} {float(mbps):>16.1f} {float(cpu_mbps):>17.1f}")
 
 
 if __name__ == "__main__":
