@@ -305,6 +305,11 @@ fn scan_name(b: &[u8], i: usize, start: u8, cont: u8) -> usize {
 }
 
 #[inline]
+fn is_name_char(c: u8) -> bool {
+    class(c) & NAME_CHAR != 0
+}
+
+#[inline]
 fn scan_metric_name(b: &[u8], i: usize) -> usize {
     scan_name(b, i, NAME_START, NAME_CHAR)
 }
@@ -348,26 +353,6 @@ fn find_from(b: &[u8], i: usize, c: u8) -> usize {
         j += 1;
     }
     j
-}
-
-/// Position of the first `\n`, eight bytes at a time.
-fn find_newline(hay: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const NL: u64 = LO * b'\n' as u64;
-    let mut chunks = hay.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word) ^ NL;
-        let found = x.wrapping_sub(LO) & !x & HI;
-        if found != 0 {
-            return Some(base + (found.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    chunks.remainder().iter().position(|&c| c == b'\n').map(|p| base + p)
 }
 
 /// A small multiplicative hasher (as rustc's `FxHasher`) for the family-name index: names come
@@ -435,7 +420,7 @@ impl<'a> Iterator for Lines<'a> {
         if rest.is_empty() {
             return None;
         }
-        let len = find_newline(rest.as_bytes()).unwrap_or(rest.len());
+        let len = memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
         self.pos += len + 1;
         self.line += 1;
         Some((self.line, rest.get(..len).unwrap_or_default()))
@@ -462,8 +447,11 @@ struct Atoms<'a> {
 }
 
 impl<'a> Atoms<'a> {
-    fn new() -> Self {
-        Atoms { table: HashMap::default(), last_name: None, last: Vec::new() }
+    /// For a body of `len` bytes: the table is sized for one distinct string per ~128 bytes
+    /// (real scrapes have fewer), so it does not grow, rehashing, while the body is read.
+    fn new(len: usize) -> Self {
+        let table = HashMap::with_capacity_and_hasher(len / 128, FxBuild::default());
+        Atoms { table, last_name: None, last: Vec::new() }
     }
 
     #[inline]
@@ -522,26 +510,6 @@ fn intern<'a>(table: &mut HashMap<&'a str, Atom, FxBuild>, s: &'a str) -> Atom {
     let a = Atom::from(s);
     table.insert(s, a.clone());
     a
-}
-
-/// Whether samples named `name` are kept, asked once per run of equal names.
-struct KeepCache<'a, 'k> {
-    keep: &'k dyn Fn(&str) -> bool,
-    last: Option<(&'a str, bool)>,
-}
-
-impl<'a, 'k> KeepCache<'a, 'k> {
-    #[inline]
-    fn keeps(&mut self, name: &'a str) -> bool {
-        match self.last {
-            Some((text, kept)) if text == name => kept,
-            _ => {
-                let kept = (self.keep)(name);
-                self.last = Some((name, kept));
-                kept
-            }
-        }
-    }
 }
 
 /// A short, escaped excerpt for error messages.
@@ -748,9 +716,19 @@ fn parse_float(s: &[u8]) -> Option<f64> {
 /// exact and therefore correctly rounded. `None` means "use the general path", not "invalid".
 #[inline]
 fn parse_simple_float(s: &[u8]) -> Option<f64> {
-    let mut i = usize::from(matches!(s.first(), Some(b'+' | b'-')));
+    float_prefix(s, 0).filter(|&(_, end)| end == s.len()).map(|(v, _)| v)
+}
+
+/// [`parse_simple_float`] of the number that starts at `b[start]`, wherever it ends: the value
+/// and the index after its last character. The text parser reads a sample value this way, in
+/// the same pass that finds where the value ends; when the number is not followed by a blank
+/// or the end of the line, the caller falls back to cutting the token and [`parse_float`].
+#[inline]
+fn float_prefix(b: &[u8], start: usize) -> Option<(f64, usize)> {
+    let neg = at(b, start) == b'-';
+    let mut i = start + usize::from(matches!(at(b, start), b'+' | b'-'));
     let (mut mant, mut sig, mut frac, mut digits, mut dot) = (0u64, 0u32, 0i64, 0u32, false);
-    while let Some(&c) = s.get(i) {
+    while let Some(&c) = b.get(i) {
         if c.is_ascii_digit() {
             mant = mant * 10 + u64::from(c - b'0');
             sig += u32::from(mant != 0);
@@ -770,9 +748,9 @@ fn parse_simple_float(s: &[u8]) -> Option<f64> {
         return None;
     }
     let mut e10 = -frac;
-    if let Some(b'e' | b'E') = s.get(i) {
+    if let Some(b'e' | b'E') = b.get(i) {
         i += 1;
-        let eneg = match s.get(i) {
+        let eneg = match b.get(i) {
             Some(b'-') => {
                 i += 1;
                 true
@@ -783,18 +761,15 @@ fn parse_simple_float(s: &[u8]) -> Option<f64> {
             }
             _ => false,
         };
-        let (mut e, start) = (0i64, i);
-        while let Some(&c) = s.get(i).filter(|c| c.is_ascii_digit()) {
+        let (mut e, estart) = (0i64, i);
+        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
             e = (e * 10 + i64::from(c - b'0')).min(1000);
             i += 1;
         }
-        if i == start {
+        if i == estart {
             return None;
         }
         e10 += if eneg { -e } else { e };
-    }
-    if i != s.len() {
-        return None;
     }
     let m = mant as f64;
     let v = if mant == 0 {
@@ -806,7 +781,7 @@ fn parse_simple_float(s: &[u8]) -> Option<f64> {
     } else {
         return None;
     };
-    Some(if s.first() == Some(&b'-') { -v } else { v })
+    Some((if neg { -v } else { v }, i))
 }
 
 /// Text-format timestamp: integer milliseconds, optionally signed.
@@ -1029,10 +1004,117 @@ struct TextParser<'a, 'k> {
     by_name: HashMap<&'a str, usize, FxBuild>,
     current: usize,
     samples: Vec<Sample>,
-    /// Reused label buffer, borrowed from the body.
+    /// Reused label buffer, borrowed from the body, in the order written.
     scratch: RawLabels<'a>,
     atoms: Atoms<'a>,
-    keep: KeepCache<'a, 'k>,
+    keep: &'k dyn Fn(&str) -> bool,
+    prev: PrevLine<'a>,
+}
+
+/// What the previous sample lines established, reused while the next lines repeat it.
+///
+/// Consecutive sample lines mostly have the same metric name and the same label names in
+/// the same order (a family's series follow one another), so one comparison with the
+/// previous line replaces the family lookup, the `keep` call, the sort and duplicate check
+/// of the label names, their lint facts and their atoms. Only what differs is worked out.
+struct PrevLine<'a> {
+    /// Metric name of the previous sample line (`""` before the first).
+    name: &'a str,
+    /// Its family; `None` after a comment line (`TYPE`/`HELP` may have added a family).
+    family: Option<usize>,
+    /// Whether samples called `name` are kept.
+    kept: bool,
+    /// The atom of `name`, once a kept sample needed it.
+    atom: Option<Atom>,
+    /// Label names of the last sample line that had labels, as written.
+    labels: Vec<&'a str>,
+    /// Positions in `labels`, in name order (the order [`Sample::labels`] has).
+    order: Vec<usize>,
+    /// Lint facts of `labels`: an `le` label, a `quantile` label, a camelCase name.
+    has_le: bool,
+    has_quantile: bool,
+    camel: bool,
+    /// Per written position: the atom of the label name, and the last borrowed value text
+    /// with its atom.
+    keys: Vec<Option<Atom>>,
+    values: Vec<Option<(&'a str, Atom)>>,
+}
+
+impl<'a> PrevLine<'a> {
+    fn new() -> Self {
+        PrevLine {
+            name: "",
+            family: None,
+            kept: false,
+            atom: None,
+            labels: Vec::new(),
+            order: Vec::new(),
+            has_le: false,
+            has_quantile: false,
+            camel: false,
+            keys: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Makes `labels` (a sample line's labels as written, at least one, with other names
+    /// than the previous line's) the current label names: they are sorted, checked for
+    /// duplicates and linted, and the positions whose name did not change keep their atoms.
+    fn reshape(&mut self, labels: &RawLabels<'a>) -> Result<(), String> {
+        let n = labels.len();
+        self.order.clear();
+        self.order.extend(0..n);
+        if !labels.windows(2).all(|w| w[0].0 < w[1].0) {
+            let name = |j: &usize| labels.get(*j).map_or("", |l| l.0);
+            self.order.sort_unstable_by(|a, b| name(a).cmp(name(b)));
+            if let Some(w) = self.order.windows(2).find(|w| name(&w[0]) == name(&w[1])) {
+                return Err(format!("duplicate label name {:?}", name(&w[0])));
+            }
+        }
+        self.keys.resize(n, None);
+        self.values.resize(n, None);
+        for (j, (k, _)) in labels.iter().enumerate() {
+            if self.labels.get(j) != Some(k) {
+                self.keys[j] = None;
+                self.values[j] = None;
+            }
+        }
+        self.labels.clear();
+        self.labels.extend(labels.iter().map(|(k, _)| *k));
+        self.has_le = self.labels.contains(&"le");
+        self.has_quantile = self.labels.contains(&"quantile");
+        self.camel = self.labels.iter().any(|k| is_camel(k));
+        Ok(())
+    }
+
+    /// The labels of a kept sample, as atoms in name order (after [`PrevLine::shape`] with
+    /// the same labels).
+    #[inline]
+    fn atoms(
+        &mut self,
+        labels: &RawLabels<'a>,
+        table: &mut HashMap<&'a str, Atom, FxBuild>,
+    ) -> Labels {
+        let mut out = Vec::with_capacity(labels.len());
+        for &j in &self.order {
+            let (Some(&(k, ref v)), Some(key), Some(last)) =
+                (labels.get(j), self.keys.get_mut(j), self.values.get_mut(j))
+            else {
+                continue;
+            };
+            let ka = key.get_or_insert_with(|| intern(table, k)).clone();
+            let va = match *v {
+                // Unescaped text is not in the body: neither cached nor interned.
+                Cow::Owned(ref v) => Atom::from(v.as_str()),
+                Cow::Borrowed(v) => match last {
+                    Some((text, atom)) if *text == v => atom.clone(),
+                    _ => last.insert((v, intern(table, v))).1.clone(),
+                },
+            };
+            out.push((ka, va));
+        }
+        out
+    }
 }
 
 impl<'a, 'k> TextParser<'a, 'k> {
@@ -1046,8 +1128,9 @@ impl<'a, 'k> TextParser<'a, 'k> {
             current: usize::MAX,
             samples: Vec::with_capacity(len / 64),
             scratch: Vec::new(),
-            atoms: Atoms::new(),
-            keep: KeepCache { keep, last: None },
+            atoms: Atoms::new(len),
+            keep,
+            prev: PrevLine::new(),
         }
     }
 
@@ -1090,6 +1173,7 @@ impl<'a, 'k> TextParser<'a, 'k> {
 
     /// `rest` is the line after `#`.
     fn comment(&mut self, rest: &'a str, no: usize) -> Result<(), ParseError> {
+        self.prev.family = None;
         let b = rest.as_bytes();
         let kw_start = skip_blanks(b, 0);
         if kw_start == 0 {
@@ -1190,18 +1274,31 @@ impl<'a, 'k> TextParser<'a, 'k> {
 
     fn sample(&mut self, line: &'a str, no: usize) -> Result<(), ParseError> {
         let b = line.as_bytes();
-        let name_end = scan_metric_name(b, 0);
+        // The previous line's name, compared rather than scanned: when no name character
+        // follows it, scanning would end there. Any other name differs from it.
+        let n = self.prev.name.len();
+        let (name_end, same_name) =
+            if n > 0 && b.get(..n) == Some(self.prev.name.as_bytes()) && !is_name_char(at(b, n)) {
+                (n, true)
+            } else {
+                (scan_metric_name(b, 0), false)
+            };
         if name_end == 0 {
             return err(no, format!("expected a metric name, found {}", excerpt(line)));
         }
         let name = line.get(..name_end).unwrap_or_default();
-        let fi = self.resolve(name, no);
+        let fi = match self.prev.family {
+            Some(fi) if same_name => fi,
+            _ => self.resolve(name, no),
+        };
         let kind = self.families[fi].kind;
         let mut i = skip_blanks(b, name_end);
         let labels = &mut self.scratch;
         labels.clear();
+        let mut same_labels = true;
         if at(b, i) == b'{' {
-            i = text_labels(line, i + 1, labels).map_err(|r| ParseError { line: no, reason: r })?;
+            (i, same_labels) = text_labels(line, i + 1, labels, &self.prev.labels)
+                .map_err(|r| ParseError { line: no, reason: r })?;
             i = skip_blanks(b, i);
         } else if i == name_end {
             return if i >= b.len() {
@@ -1210,14 +1307,20 @@ impl<'a, 'k> TextParser<'a, 'k> {
                 err(no, format!("invalid character in metric name {}", excerpt(line)))
             };
         }
-        let value_end = token_end(b, i);
-        let value_text = b.get(i..value_end).unwrap_or_default();
-        if value_text.is_empty() {
-            return err(no, format!("missing value for metric {name}"));
-        }
-        let Some(value) = parse_float(value_text) else {
-            let shown = line.get(i..value_end).unwrap_or_default();
-            return err(no, format!("invalid value {} for metric {name}", excerpt(shown)));
+        let (value, value_end) = match float_prefix(b, i) {
+            Some((v, end)) if end >= b.len() || is_blank(at(b, end)) => (v, end),
+            _ => {
+                let value_end = token_end(b, i);
+                let value_text = b.get(i..value_end).unwrap_or_default();
+                if value_text.is_empty() {
+                    return err(no, format!("missing value for metric {name}"));
+                }
+                let Some(value) = parse_float(value_text) else {
+                    let shown = line.get(i..value_end).unwrap_or_default();
+                    return err(no, format!("invalid value {} for metric {name}", excerpt(shown)));
+                };
+                (value, value_end)
+            }
         };
         i = skip_blanks(b, value_end);
         let mut timestamp_ms = None;
@@ -1237,67 +1340,116 @@ impl<'a, 'k> TextParser<'a, 'k> {
                 return err(no, format!("unexpected text after timestamp: {}", excerpt(shown)));
             }
         }
-        sort_labels(labels).map_err(|r| ParseError { line: no, reason: r })?;
-        let special = match kind {
-            MetricKind::Histogram => "le",
-            MetricKind::Summary => "quantile",
-            _ => "",
-        };
-        let bad_special = labels.iter().find(|(k, v)| {
-            !special.is_empty() && *k == special && parse_float(v.as_bytes()).is_none()
-        });
-        if let Some((_, v)) = bad_special {
-            return err(no, format!("{special} label value {} is not a number", excerpt(v)));
+        let labels = &self.scratch;
+        let prev = &mut self.prev;
+        let facts = &mut self.facts[fi];
+        facts.samples += 1;
+        if !labels.is_empty() {
+            if !same_labels {
+                prev.reshape(labels).map_err(|r| ParseError { line: no, reason: r })?;
+            }
+            let special = match kind {
+                MetricKind::Histogram if prev.has_le => "le",
+                MetricKind::Summary if prev.has_quantile => "quantile",
+                _ => "",
+            };
+            if !special.is_empty()
+                && let Some((_, v)) = labels.iter().find(|(k, _)| *k == special)
+                && parse_float(v.as_bytes()).is_none()
+            {
+                return err(no, format!("{special} label value {} is not a number", excerpt(v)));
+            }
+            facts.has_le |= prev.has_le;
+            facts.has_quantile |= prev.has_quantile;
+            facts.camel_label |= prev.camel;
         }
-        self.facts[fi].observe(labels);
-        if self.keep.keeps(name) {
-            let labels = self.atoms.labels(&self.scratch);
-            let name = self.atoms.name(name);
+        if !same_name {
+            prev.name = name;
+            prev.kept = (self.keep)(name);
+            prev.atom = None;
+        }
+        prev.family = Some(fi);
+        if prev.kept {
+            let table = &mut self.atoms.table;
+            let labels = prev.atoms(labels, table);
+            let name = prev.atom.get_or_insert_with(|| intern(table, name)).clone();
             self.samples.push(Sample { name, labels, value, timestamp_ms });
         }
         Ok(())
     }
 }
 
-/// Parses text-format labels after `{`; returns the index after `}`. Blanks are allowed around
-/// every token and a trailing comma is allowed, as in expfmt and promparse.
+/// Parses text-format labels after `{`; returns the index after `}`, and whether the label
+/// names were `expected` (the previous sample line's), in the same order. Blanks are allowed
+/// around every token and a trailing comma is allowed, as in expfmt and promparse.
+///
+/// A name the previous line had at the same position is compared rather than scanned: when
+/// `=` follows it, scanning would have ended at exactly that `=` (the expected name was itself
+/// scanned and checked). A value without a backslash is found with one search for the quote.
 fn text_labels<'a>(
     line: &'a str,
     mut i: usize,
     labels: &mut RawLabels<'a>,
-) -> Result<usize, String> {
+    expected: &[&str],
+) -> Result<(usize, bool), String> {
     let b = line.as_bytes();
+    let mut same = true;
     loop {
         i = skip_blanks(b, i);
         if at(b, i) == b'}' {
-            return Ok(i + 1);
+            return Ok((i + 1, same && labels.len() == expected.len()));
         }
-        let name_end = scan_label_name(b, i);
-        if name_end == i {
-            return Err(if i >= b.len() {
-                "unterminated label set".into()
-            } else {
-                format!("invalid label name at {}", excerpt(line.get(i..).unwrap_or_default()))
-            });
-        }
+        let name_end = match expected.get(labels.len()) {
+            Some(e)
+                if b.get(i..i + e.len()) == Some(e.as_bytes()) && at(b, i + e.len()) == b'=' =>
+            {
+                i + e.len()
+            }
+            _ => {
+                same = false;
+                let name_end = scan_label_name(b, i);
+                if name_end == i {
+                    return Err(if i >= b.len() {
+                        "unterminated label set".into()
+                    } else {
+                        format!(
+                            "invalid label name at {}",
+                            excerpt(line.get(i..).unwrap_or_default())
+                        )
+                    });
+                }
+                if line.get(i..name_end) == Some("__name__") {
+                    return Err("label name \"__name__\" is reserved".into());
+                }
+                name_end
+            }
+        };
         let name = line.get(i..name_end).unwrap_or_default();
-        if name == "__name__" {
-            return Err("label name \"__name__\" is reserved".into());
+        if at(b, name_end) == b'=' && at(b, name_end + 1) == b'"' {
+            i = name_end + 2;
+        } else {
+            i = skip_blanks(b, name_end);
+            if at(b, i) != b'=' {
+                return Err(format!("expected '=' after label name {name}"));
+            }
+            i = skip_blanks(b, i + 1);
+            if at(b, i) != b'"' {
+                return Err(format!("expected '\"' to start the value of label {name}"));
+            }
+            i += 1;
         }
-        i = skip_blanks(b, name_end);
-        if at(b, i) != b'=' {
-            return Err(format!("expected '=' after label name {name}"));
-        }
-        i = skip_blanks(b, i + 1);
-        if at(b, i) != b'"' {
-            return Err(format!("expected '\"' to start the value of label {name}"));
-        }
-        let (value, after) = read_label_value(line, i + 1, true)?;
+        let rest = b.get(i..).unwrap_or_default();
+        let (value, after) = match rest.iter().position(|&c| c == b'"' || c == b'\\') {
+            Some(p) if rest.get(p) == Some(&b'"') => {
+                (Cow::Borrowed(line.get(i..i + p).unwrap_or_default()), i + p + 1)
+            }
+            _ => read_label_value(line, i, true)?,
+        };
         labels.push((name, value));
         i = skip_blanks(b, after);
         match at(b, i) {
             b',' => i += 1,
-            b'}' => return Ok(i + 1),
+            b'}' => return Ok((i + 1, same && labels.len() == expected.len())),
             _ => return Err(format!("expected ',' or '}}' after the value of label {name}")),
         }
     }
@@ -1409,7 +1561,7 @@ impl<'a, 'k> OmParser<'a, 'k> {
             seen_names: HashSet::default(),
             cur: None,
             scratch: Vec::new(),
-            atoms: Atoms::new(),
+            atoms: Atoms::new(len),
             keep,
         }
     }
