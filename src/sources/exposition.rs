@@ -294,6 +294,32 @@ fn at(b: &[u8], i: usize) -> u8 {
     b.get(i).copied().unwrap_or(0)
 }
 
+/// Equality of two short byte strings (names, label values) without the call into `memcmp`
+/// that `==` on slices makes: up to 32 bytes are compared as two overlapping fixed-size
+/// chunks, which compile to a few loads.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..8 => {
+            a.first_chunk::<4>() == b.first_chunk::<4>()
+                && a.last_chunk::<4>() == b.last_chunk::<4>()
+        }
+        8..=16 => {
+            a.first_chunk::<8>() == b.first_chunk::<8>()
+                && a.last_chunk::<8>() == b.last_chunk::<8>()
+        }
+        17..=32 => {
+            a.first_chunk::<16>() == b.first_chunk::<16>()
+                && a.last_chunk::<16>() == b.last_chunk::<16>()
+        }
+        _ => a == b,
+    }
+}
+
 /// End of a metric name `[a-zA-Z_:][a-zA-Z0-9_:]*` starting at `i` (`i` itself if none).
 #[inline]
 fn scan_name(b: &[u8], i: usize, start: u8, cont: u8) -> usize {
@@ -727,26 +753,30 @@ fn parse_simple_float(s: &[u8]) -> Option<f64> {
 fn float_prefix(b: &[u8], start: usize) -> Option<(f64, usize)> {
     let neg = at(b, start) == b'-';
     let mut i = start + usize::from(matches!(at(b, start), b'+' | b'-'));
-    let (mut mant, mut sig, mut frac, mut digits, mut dot) = (0u64, 0u32, 0i64, 0u32, false);
-    while let Some(&c) = b.get(i) {
-        if c.is_ascii_digit() {
-            mant = mant * 10 + u64::from(c - b'0');
-            sig += u32::from(mant != 0);
-            digits += 1;
-            frac += i64::from(dot);
-            if sig > 15 {
+    // At most 15 significant digits: the mantissa (which has no leading zeros) stays below
+    // 10^15, so it cannot overflow either.
+    let mut mant = 0u64;
+    let digits = |i: &mut usize, mant: &mut u64| -> Option<usize> {
+        let from = *i;
+        while let Some(d) = b.get(*i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10) {
+            *mant = *mant * 10 + u64::from(d);
+            if *mant >= 1_000_000_000_000_000 {
                 return None;
             }
-        } else if c == b'.' && !dot {
-            dot = true;
-        } else {
-            break;
+            *i += 1;
         }
+        Some(*i - from)
+    };
+    let int = digits(&mut i, &mut mant)?;
+    let mut frac = 0;
+    if at(b, i) == b'.' {
         i += 1;
+        frac = digits(&mut i, &mut mant)?;
     }
-    if digits == 0 {
+    if int + frac == 0 {
         return None;
     }
+    let frac = frac as i64;
     let mut e10 = -frac;
     if let Some(b'e' | b'E') = b.get(i) {
         i += 1;
@@ -863,7 +893,10 @@ impl FamFacts {
 }
 
 fn is_camel(s: &str) -> bool {
-    s.as_bytes().windows(2).any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+    let b = s.as_bytes();
+    // Most names have no capital at all; this test has no early exit, so it is vectorised.
+    b.iter().fold(false, |up, c| up | c.is_ascii_uppercase())
+        && b.windows(2).any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
 }
 
 const BASE_UNITS: &[(&str, &str)] = &[
@@ -1107,7 +1140,7 @@ impl<'a> PrevLine<'a> {
                 // Unescaped text is not in the body: neither cached nor interned.
                 Cow::Owned(ref v) => Atom::from(v.as_str()),
                 Cow::Borrowed(v) => match last {
-                    Some((text, atom)) if *text == v => atom.clone(),
+                    Some((text, atom)) if same_bytes(text.as_bytes(), v.as_bytes()) => atom.clone(),
                     _ => last.insert((v, intern(table, v))).1.clone(),
                 },
             };
@@ -1277,12 +1310,14 @@ impl<'a, 'k> TextParser<'a, 'k> {
         // The previous line's name, compared rather than scanned: when no name character
         // follows it, scanning would end there. Any other name differs from it.
         let n = self.prev.name.len();
-        let (name_end, same_name) =
-            if n > 0 && b.get(..n) == Some(self.prev.name.as_bytes()) && !is_name_char(at(b, n)) {
-                (n, true)
-            } else {
-                (scan_metric_name(b, 0), false)
-            };
+        let (name_end, same_name) = if n > 0
+            && b.get(..n).is_some_and(|p| same_bytes(p, self.prev.name.as_bytes()))
+            && !is_name_char(at(b, n))
+        {
+            (n, true)
+        } else {
+            (scan_metric_name(b, 0), false)
+        };
         if name_end == 0 {
             return err(no, format!("expected a metric name, found {}", excerpt(line)));
         }
@@ -1401,7 +1436,8 @@ fn text_labels<'a>(
         }
         let name_end = match expected.get(labels.len()) {
             Some(e)
-                if b.get(i..i + e.len()) == Some(e.as_bytes()) && at(b, i + e.len()) == b'=' =>
+                if b.get(i..i + e.len()).is_some_and(|t| same_bytes(t, e.as_bytes()))
+                    && at(b, i + e.len()) == b'=' =>
             {
                 i + e.len()
             }
