@@ -23,28 +23,23 @@ use opsadvisor::sources::exposition::{Format, detect_format, parse, parse_keepin
 use std::time::Instant;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let count = args
-        .iter()
-        .position(|a| a == "--count")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse::<usize>().ok());
-    let catalog_only = args.iter().any(|a| a == "--catalog");
-    let files: Vec<&String> = args
-        .iter()
-        .enumerate()
-        .filter(|&(i, a)| {
-            !a.starts_with("--") && !(i > 0 && args.get(i - 1).is_some_and(|p| p == "--count"))
-        })
-        .map(|(_, a)| a)
-        .collect();
+    let (mut count, mut catalog_only, mut files) = (None, false, Vec::new());
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--count" => count = args.next().and_then(|n| n.parse::<usize>().ok()),
+            "--catalog" => catalog_only = true,
+            _ if a.starts_with("--") => {} // `cargo bench` passes `--bench`
+            _ => files.push(a),
+        }
+    }
     if files.is_empty() {
         eprintln!("usage: cargo bench --bench parse_throughput -- [--count N [--catalog]] FILE...");
         return;
     }
     let window = Window::new(2, 600_000, catalog_selectors(Catalog::builtin()));
     let keep = |name: &str| window.keeps(name);
-    for f in files {
+    for f in &files {
         let body = std::fs::read(f).expect("readable input");
         let format = detect_format(None, &body);
         let format =
