@@ -17,13 +17,17 @@
 //! * The body is validated as UTF-8 once, up front (an invalid byte is reported with its line).
 //!   After that every token is a `&str` slice of the body, cut at ASCII delimiters, so no token is
 //!   ever re-validated or copied until it becomes part of a kept [`Sample`].
-//! * Lines are found with a word-at-a-time newline search; each line is then scanned once, byte by
-//!   byte, with a lookup table for name characters. There is no regex and no per-character
-//!   allocation. Names and label strings become shared [`Atom`]s, each distinct string once per
-//!   body (consecutive samples are compared first, then a hash table), so a kept sample costs
-//!   one allocation, its label vector; label values are only rebuilt when they contain a
-//!   backslash escape. [`parse_keeping`] validates everything but builds only the samples asked
-//!   for.
+//! * Lines are found with `memchr` (SIMD); each line is then scanned once, byte by byte, with a
+//!   lookup table for name characters. There is no regex and no per-character allocation.
+//! * Consecutive text-format sample lines mostly repeat the previous line's metric name and
+//!   label names, in the same order. Those are compared with the previous line rather than
+//!   scanned, and what was worked out for them is reused: the family, whether `keep` wants the
+//!   series, the sorted order of the label names and the duplicate check, their lint facts and
+//!   their atoms (`PrevLine`). Only a name that differs is scanned and worked out again.
+//! * Names and label strings become shared [`Atom`]s, each distinct string once per body (the
+//!   previous sample's are compared first, then a hash table), so a kept sample costs one
+//!   allocation, its label vector. Label values are only rebuilt when they contain a backslash
+//!   escape. [`parse_keeping`] validates everything but builds only the samples asked for.
 //! * Numbers are validated with a small hand-written grammar (decimal, `NaN`, `±Inf`; no hex, no
 //!   `_`) and converted with an exact fast path for short mantissas, falling back to the standard
 //!   library's correctly rounded parser.
@@ -54,7 +58,9 @@
 //!
 //! Speed: `python3 benches/parser_vs_python.py` (README "Parser speed" has the figures and
 //! instruction counts). With allocation down to one per sample, what remains is scanning,
-//! float conversion, interning lookups and, on metadata-heavy scrapes, the lints.
+//! building the kept samples (a label vector and one reference count per string each),
+//! interning lookups for values that change from line to line, float conversion and, on
+//! metadata-heavy scrapes, the lints.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -453,6 +459,9 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
+/// A label name's text and atom, and the last borrowed value text seen beside it with its atom.
+type LastLabel<'a> = (&'a str, Atom, Option<(&'a str, Atom)>);
+
 /// Turns the borrowed strings of kept samples into shared [`Atom`]s: each distinct string of a
 /// body is allocated once and every sample that repeats it shares it.
 ///
@@ -460,10 +469,9 @@ impl<'a> Iterator for Lines<'a> {
 /// position (`keyspace`, `table`, ... on every line of a family), so those are compared with
 /// the previous sample first and only a change costs a hash lookup. Escaped values (owned after
 /// unescaping) are rare and not interned. The table lives for one body, so a target that sends
-/// a million distinct values costs what those values cost, and no more.
-/// A label name's text and atom, and the last borrowed value text seen beside it with its atom.
-type LastLabel<'a> = (&'a str, Atom, Option<(&'a str, Atom)>);
-
+/// a million distinct values costs what those values cost, and no more. The OpenMetrics parser
+/// uses all of this; the text parser uses the table and keeps its position caches in
+/// [`PrevLine`], next to the other facts it reuses from the previous line.
 struct Atoms<'a> {
     table: HashMap<&'a str, Atom, FxBuild>,
     last_name: Option<(&'a str, Atom)>,
