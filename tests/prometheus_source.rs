@@ -120,6 +120,7 @@ async fn advise_through_prometheus_matches_scraping_directly() {
         storage_path: storage.path().to_path_buf(),
         bearer_token: None,
         models: opsadvisor::daemon::models::ModelSource::default(),
+        web: Default::default(),
     };
     let mut daemon = opsadvisor::daemon::Daemon::new(
         opsadvisor::daemon::ConfigSource::Fixed(Box::new(via.clone())),
