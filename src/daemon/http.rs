@@ -68,16 +68,13 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let settings = match s.web.as_ref().map(|w| w.current()).transpose() {
-        Ok(settings) => settings,
-        // Fail closed, as exporter-toolkit does; the reason is logged once per change.
-        Err(_) => {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the web config file is invalid; see the daemon's log",
-            );
-        }
+    // Fail closed, as exporter-toolkit does; the reason is logged once per change.
+    let Ok(settings) = s.web.as_ref().map(|w| w.current()).transpose() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the web config file is invalid; see the daemon's log",
+        );
     };
     let users = settings.as_ref().filter(|w| !w.users.is_empty());
     if s.token.is_none() && users.is_none() {

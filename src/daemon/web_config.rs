@@ -104,6 +104,9 @@ pub struct WebSettings {
 /// Modification time and size: what tells a changed file without reading it.
 type Stamp = Option<(SystemTime, u64)>;
 
+/// Every file a web config was read from, with its stamp then.
+type Stamps = Vec<(PathBuf, Stamp)>;
+
 fn stamp(path: &Path) -> Stamp {
     let m = std::fs::metadata(path).ok()?;
     Some((m.modified().ok()?, m.len()))
@@ -115,7 +118,7 @@ pub struct WebConfig {
     path: PathBuf,
     current: Mutex<Arc<WebSettings>>,
     /// The last error, so a broken file is logged once per change rather than per request.
-    broken: Mutex<Option<(Vec<(PathBuf, Stamp)>, WebConfigError)>>,
+    broken: Mutex<Option<(Stamps, WebConfigError)>>,
     /// Keyed digests of (user, hash, password) for checks that succeeded.
     verified: Mutex<HashSet<[u64; 2]>>,
     /// The secret keys of those digests (random per process).
