@@ -32,6 +32,16 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Whether this is a one-shot command, which SIGINT and SIGTERM end at once with exit
+    /// 130 and 143 (contracts §2.6); the daemon and the simulator's server drain instead.
+    pub fn is_one_shot(&self) -> bool {
+        match &self.command {
+            Command::Daemon(_) => false,
+            Command::Simulate(args) => args.dataset.is_some(),
+            _ => true,
+        }
+    }
+
     /// The log format and filter, with the defaults of the chosen command: a daemon logs
     /// `info` as logfmt, one-shot commands only errors as text.
     pub fn logging(&self) -> (crate::logging::LogFormat, String) {
@@ -249,9 +259,15 @@ pub struct AdviseArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
-    /// Exit 1 when a finding at or above this severity fires.
+    /// Exit 3 when a finding at or above this severity fires.
     #[arg(long, default_value = "critical")]
     pub fail_on: Severity,
+    /// Instead of the report, print the request each configured notification sink would
+    /// receive for this run's findings (method, URL and headers without secrets, JSON body;
+    /// `--format json` for one JSON object). Nothing is sent and no outbox is touched; the
+    /// exit code is the same as without it.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Classifiers: `forest` (default) or `tree` models, or `off` for rules alone.
     #[arg(long, value_enum, default_value = "forest")]
     pub classifier: ClassifierChoice,
@@ -291,6 +307,18 @@ pub struct DaemonArgs {
     /// Alternatively set `OPSADVISOR_WEB_TOKEN`. Probes (`/-/healthy`, `/-/ready`) are open.
     #[arg(long = "web.bearer-token-file")]
     pub bearer_token_file: Option<PathBuf>,
+    /// TLS, basic auth and security headers for the API, in the Prometheus exporter-toolkit
+    /// format (`tls_server_config`, `basic_auth_users`, `http_server_config.headers`);
+    /// checked at start (exit 78 when invalid), re-read when it or a file it names changes.
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<PathBuf>,
+    /// Allow `POST /-/quit` to stop the daemon (drains as SIGTERM), as in Prometheus.
+    /// `/-/reload` is always enabled (behind the API's credentials).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+    /// Path under which the daemon's own metrics are served.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics", value_parser = parse_telemetry_path)]
+    pub telemetry_path: String,
     /// Directory of the state database (finding lifecycle and history).
     #[arg(long = "storage.path", default_value = "./data")]
     pub storage_path: PathBuf,
@@ -306,6 +334,20 @@ pub struct DaemonArgs {
     /// period with room for the running cycle: the systemd unit allows 20 s, Kubernetes 30 s.
     #[arg(long = "shutdown.flush-timeout", default_value = "15s", value_parser = parse_flag_duration)]
     pub flush_timeout: std::time::Duration,
+}
+
+/// A path of its own: absolute, no route syntax, and not one of the API's other routes.
+fn parse_telemetry_path(s: &str) -> std::result::Result<String, String> {
+    if !s.starts_with('/') || s.len() < 2 {
+        return Err("must start with '/' and name a path other than '/'".into());
+    }
+    if s.contains(['{', '}', '*', '?', '#', ' ']) {
+        return Err("must be a plain path (no '{', '}', '*', '?', '#' or spaces)".into());
+    }
+    if crate::daemon::http::RESERVED_PATHS.contains(&s) || s.starts_with("/api/v1/findings/") {
+        return Err(format!("{s} is one of the API's own routes"));
+    }
+    Ok(s.to_string())
 }
 
 fn parse_flag_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
@@ -685,12 +727,23 @@ fn bearer_token(file: Option<&PathBuf>) -> Result<Option<String>> {
 }
 
 async fn daemon(args: DaemonArgs) -> Result<u8> {
-    use crate::daemon::{ConfigSource, Daemon, DaemonOptions};
+    use crate::daemon::{ConfigSource, Daemon, DaemonOptions, WebOptions, web_config::WebConfig};
+    let web_config = match &args.web_config_file {
+        Some(path) => Some(std::sync::Arc::new(
+            WebConfig::load(path).map_err(|e| Error::DaemonConfig(Box::new(e.into())))?,
+        )),
+        None => None,
+    };
     let options = DaemonOptions {
         listen_address: args.listen_address.clone(),
         storage_path: args.storage_path.clone(),
         bearer_token: bearer_token(args.bearer_token_file.as_ref())?,
         models: model_source(args.classifier, args.models.clone()),
+        web: WebOptions {
+            config: web_config,
+            enable_lifecycle: args.enable_lifecycle,
+            telemetry_path: args.telemetry_path.clone(),
+        },
     };
     // The simulator must outlive the daemon: keep it bound here.
     let (source, _server) = match &args.config {
@@ -780,7 +833,7 @@ async fn advise(args: AdviseArgs) -> Result<u8> {
             crate::sources::bundle::read(dir).map_err(|e| Error::Usage(e.to_string()))?;
         let rules = pipeline::load_rules(&config, Catalog::builtin());
         let report = pipeline::advise_rounds(&config, &rules, &rounds).await?;
-        return Ok(print_report(&report, &args));
+        return print_outcome(&report, &config, &args);
     }
     let (config, _server, recorded) = match &args.config {
         Some(path) => (Config::load(path)?, None, None),
@@ -805,7 +858,7 @@ async fn advise(args: AdviseArgs) -> Result<u8> {
             }
             (e, _) => e,
         })?;
-    Ok(print_report(&report, &args))
+    print_outcome(&report, &config, &args)
 }
 
 /// Days of history the demo records before serving, for the capacity forecasts.
@@ -849,12 +902,43 @@ async fn demo_with_history(seed: u64) -> Result<(SimServer, crate::sources::Roun
     Ok((simulate::serve(sim, DEMO_SPEED).await?, recorded))
 }
 
-/// Prints the report; returns the exit code `--fail-on` asks for.
-fn print_report(report: &crate::sinks::report::Report, args: &AdviseArgs) -> u8 {
-    let color = args.format == ReportFormat::Text && std::io::stdout().is_terminal();
+/// Prints the report (or, with `--dry-run`, the notifications it would cause); returns the
+/// exit code `--fail-on` asks for: 3 when a finding at or above it fires, else 0.
+fn print_outcome(
+    report: &crate::sinks::report::Report,
+    config: &Config,
+    args: &AdviseArgs,
+) -> Result<u8> {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(report.render(args.format, color).as_bytes());
-    u8::from(report.findings.iter().any(|f| f.severity >= args.fail_on))
+    if args.dry_run {
+        let plan = crate::sinks::notify::dry_run::plan(
+            &config.notifications,
+            &report.findings,
+            crate::clock::now_ms(),
+        )
+        .map_err(|e| Error::Usage(e.to_string()))?;
+        let text = match args.format {
+            ReportFormat::Json => {
+                serde_json::to_string_pretty(&plan).map_err(|e| Error::Internal(e.to_string()))?
+                    + "\n"
+            }
+            _ => plan.render_text(),
+        };
+        let _ = out.write_all(text.as_bytes());
+        for e in &plan.errors {
+            eprintln!("opsadvisor: dry run: sink {}: {}", e.sink, e.error);
+        }
+        eprintln!(
+            "opsadvisor: dry run: {} finding(s), {} request(s) to {} sink(s); nothing was sent.",
+            report.findings.len(),
+            plan.requests.len(),
+            plan.requests.iter().map(|r| &r.sink).collect::<std::collections::BTreeSet<_>>().len()
+        );
+    } else {
+        let color = args.format == ReportFormat::Text && std::io::stdout().is_terminal();
+        let _ = out.write_all(report.render(args.format, color).as_bytes());
+    }
+    Ok(if report.findings.iter().any(|f| f.severity >= args.fail_on) { 3 } else { 0 })
 }
 
 /// Simulated seconds per wall second in the demo: 0.5 s between scrapes is one simulated

@@ -32,6 +32,9 @@ pub enum Error {
     /// A bug: a worker task panicked.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The `--web.config.file` is invalid.
+    #[error(transparent)]
+    WebConfig(#[from] crate::daemon::web_config::WebConfigError),
     /// The daemon's state store failed.
     #[error(transparent)]
     State(#[from] crate::daemon::state::StoreError),
@@ -53,13 +56,17 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// The process exit code: 2 for usage and config errors, 3 when no target answered,
-    /// 78 when the daemon cannot start with its config, 1 for anything else (1 is also "findings at or above --fail-on").
+    /// The process exit code (contracts §2.6): 2 for usage errors, 78 (`EX_CONFIG`) when a
+    /// config file (or the daemon's web config) is invalid, 1 for runtime failures such as
+    /// no target answering. (3 is not an error: `advise` found something at or above
+    /// `--fail-on`.)
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::ConfigIssues(_) | Error::Usage(_) => 2,
-            Error::NoTargetUp => 3,
-            Error::DaemonConfig(_) => 78,
+            Error::Usage(_) => 2,
+            Error::Config(_)
+            | Error::ConfigIssues(_)
+            | Error::WebConfig(_)
+            | Error::DaemonConfig(_) => 78,
             _ => 1,
         }
     }

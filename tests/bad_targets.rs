@@ -117,7 +117,9 @@ async fn no_target_up_is_its_own_error() {
     let cfg = config(&[("a", &refused_url().await)], rules.path());
     let set = pipeline::load_rules(&cfg, opsadvisor::features::catalog::Catalog::builtin());
     let err = pipeline::advise(&cfg, &set).await.unwrap_err();
-    assert_eq!(err.exit_code(), 3);
+    assert!(matches!(err, opsadvisor::Error::NoTargetUp), "{err}");
+    // A runtime failure (contracts §2.6); 3 means findings at or above --fail-on.
+    assert_eq!(err.exit_code(), 1);
 }
 
 /// A target that sends more than `max_body_bytes`, or trickles its body past the timeout,

@@ -23,6 +23,7 @@ fn daemon(config: Config, storage: &std::path::Path, models: ModelSource) -> Dae
         storage_path: storage.to_path_buf(),
         bearer_token: None,
         models,
+        web: Default::default(),
     };
     Daemon::new(ConfigSource::Fixed(Box::new(config)), options).unwrap()
 }

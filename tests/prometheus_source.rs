@@ -120,6 +120,7 @@ async fn advise_through_prometheus_matches_scraping_directly() {
         storage_path: storage.path().to_path_buf(),
         bearer_token: None,
         models: opsadvisor::daemon::models::ModelSource::default(),
+        web: Default::default(),
     };
     let mut daemon = opsadvisor::daemon::Daemon::new(
         opsadvisor::daemon::ConfigSource::Fixed(Box::new(via.clone())),
@@ -154,7 +155,8 @@ async fn an_unreachable_prometheus_is_a_target_error_not_a_crash() {
     let config = Config::from_yaml(&yaml, std::path::Path::new("/")).unwrap();
     let rules = pipeline::load_rules(&config, Catalog::builtin());
     let err = pipeline::advise(&config, &rules).await.unwrap_err();
-    assert_eq!(err.exit_code(), 3);
+    // No target answered: a runtime failure (contracts §2.6).
+    assert_eq!(err.exit_code(), 1);
     let bad = Config::from_yaml(
         "clusters:\n  - name: k\n    system: kafka\n    prometheus: { url: 'http://p:9090', selector: '{job=\"kafka\"}', step: 0s }\n",
         std::path::Path::new("/"),

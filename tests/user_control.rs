@@ -121,7 +121,8 @@ async fn mistakes_about_checks_are_config_errors_with_paths() {
     .await
     .unwrap_err();
     let text = err.to_string();
-    assert_eq!(err.exit_code(), 2);
+    // An invalid config (contracts §2.6: EX_CONFIG).
+    assert_eq!(err.exit_code(), 78);
     assert!(text.contains("checks.disabled[0]: unknown check 'no_such_check'"), "{text}");
     assert!(text.contains("clusters[0].disabled_checks[0]: unknown check 'nope'"), "{text}");
     assert!(

@@ -1,9 +1,12 @@
-//! The HTTP API (axum): `/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`, the findings and
-//! targets API with Prometheus's `{"status":"success","data":…}` envelope, and `/`.
+//! The HTTP API (axum): `/metrics` (`--web.telemetry-path`), `/-/healthy`, `/-/ready`,
+//! `/-/reload`, `/-/quit`, the findings and targets API with Prometheus's
+//! `{"status":"success","data":…}` envelope, and `/`.
 //!
-//! With a bearer token configured every endpoint but the two probes requires
-//! `Authorization: Bearer <token>`: probes carry no secret and reveal nothing. The token is
-//! compared in constant time and never logged.
+//! With a bearer token or `basic_auth_users` (`--web.config.file`) configured, every endpoint
+//! but the two probes requires credentials: probes carry no secret and reveal nothing, and
+//! Kubernetes probes need no password in the manifest. Either credential is enough when both
+//! are configured. The token is compared in constant time; neither is ever logged.
+//! The web config's `http_server_config.headers` go on every response, probes included.
 
 use super::{FindingView, Shared};
 use axum::Router;
@@ -12,16 +15,20 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::{get, post};
+use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// The router over the daemon's shared state.
+///
+/// `shared.telemetry_path` must not be one of the other routes (the CLI checks it).
 pub fn router(shared: Arc<Shared>) -> Router {
     let protected = Router::new()
         .route("/", get(index))
-        .route("/metrics", get(metrics))
+        .route(&shared.telemetry_path, get(metrics))
         .route("/-/reload", post(reload).put(reload))
+        .route("/-/quit", post(quit).put(quit))
         .route("/api/v1/findings", get(findings))
         .route("/api/v1/findings/{fingerprint}", get(finding))
         .route("/api/v1/targets", get(targets))
@@ -30,8 +37,21 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready))
         .merge(protected)
+        .layer(middleware::from_fn_with_state(shared.clone(), web_headers))
         .with_state(shared)
 }
+
+/// Routes the daemon serves besides the telemetry path, which must differ from all of them.
+pub const RESERVED_PATHS: [&str; 8] = [
+    "/",
+    "/-/healthy",
+    "/-/ready",
+    "/-/reload",
+    "/-/quit",
+    "/api/v1/findings",
+    "/api/v1/findings/{fingerprint}",
+    "/api/v1/targets",
+];
 
 fn success(data: Value) -> Response {
     Json(json!({"status": "success", "data": data})).into_response()
@@ -48,21 +68,68 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    if let Some(token) = &s.token {
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        if !given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
-            let mut r = error(StatusCode::UNAUTHORIZED, "unauthorized", "bearer token required");
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-            return r;
+    // Fail closed, as exporter-toolkit does; the reason is logged once per change.
+    let Ok(settings) = s.web.as_ref().map(|w| w.current()).transpose() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the web config file is invalid; see the daemon's log",
+        );
+    };
+    let users = settings.as_ref().filter(|w| !w.users.is_empty());
+    if s.token.is_none() && users.is_none() {
+        return next.run(req).await;
+    }
+    // Owned: nothing borrowed from the request lives across the bcrypt check's await.
+    let given: Option<String> =
+        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let given = given.as_deref();
+    if let (Some(token), Some(bearer)) = (&s.token, given.and_then(|v| v.strip_prefix("Bearer ")))
+        && same(bearer.trim().as_bytes(), token.as_bytes())
+    {
+        return next.run(req).await;
+    }
+    if let (Some(users), Some(web), Some((user, password))) =
+        (users, s.web.as_ref(), given.and_then(basic_credentials))
+        && web.check_user(users, &user, &password).await
+    {
+        return next.run(req).await;
+    }
+    let mut r = error(StatusCode::UNAUTHORIZED, "unauthorized", "credentials required");
+    if users.is_some() {
+        r.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"opsadvisor\""),
+        );
+    }
+    if s.token.is_some() {
+        r.headers_mut()
+            .append(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    }
+    r
+}
+
+/// `Authorization: Basic base64(user:password)`, decoded.
+fn basic_credentials(value: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+/// The web config's security headers, on every response.
+async fn web_headers(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    if let Some(Ok(settings)) = s.web.as_ref().map(|w| w.current()) {
+        for (name, value) in &settings.headers {
+            response.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    next.run(req).await
+    response
 }
 
 async fn ready(State(s): State<Arc<Shared>>) -> Response {
@@ -89,6 +156,17 @@ async fn reload(State(s): State<Arc<Shared>>) -> Response {
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {e}\n"))
             .into_response(),
     }
+}
+
+/// `/-/quit`: drain and exit as on SIGTERM, when `--web.enable-lifecycle` allows it (403
+/// otherwise, with Prometheus's wording).
+async fn quit(State(s): State<Arc<Shared>>) -> Response {
+    if !s.lifecycle {
+        return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n").into_response();
+    }
+    tracing::info!("Shutdown requested through /-/quit.");
+    let _ = s.shutdown.send(true);
+    "Requesting termination... Goodbye!\n".into_response()
 }
 
 /// Filters of `/api/v1/findings`; each is optional, all must match.
@@ -180,5 +258,16 @@ mod tests {
         assert!(super::same(b"secret", b"secret"));
         assert!(!super::same(b"secret", b"secreT"));
         assert!(!super::same(b"secret", b"secret2"));
+    }
+
+    #[test]
+    fn basic_credentials_are_decoded() {
+        // base64("alice:pa:ss")
+        assert_eq!(
+            super::basic_credentials("Basic YWxpY2U6cGE6c3M="),
+            Some(("alice".into(), "pa:ss".into()))
+        );
+        assert_eq!(super::basic_credentials("Bearer YWxpY2U6cGE6c3M="), None);
+        assert_eq!(super::basic_credentials("Basic !!!"), None);
     }
 }

@@ -33,12 +33,14 @@
 
 pub mod facts;
 pub mod http;
+pub mod https;
 pub mod metrics;
 pub mod models;
 pub mod page;
 pub mod prometheus;
 pub mod sd_notify;
 pub mod state;
+pub mod web_config;
 pub mod window;
 
 use crate::analyzers::{self, rules::Rule};
@@ -101,6 +103,27 @@ pub struct DaemonOptions {
     pub bearer_token: Option<String>,
     /// `--classifier` and `--models`: the classifiers, re-read on reload.
     pub models: models::ModelSource,
+    /// `--web.*` settings of the HTTP server besides the address and the token.
+    pub web: WebOptions,
+}
+
+/// How the HTTP API is served: `--web.config.file`, `--web.enable-lifecycle`,
+/// `--web.telemetry-path`.
+#[derive(Debug, Clone)]
+pub struct WebOptions {
+    /// TLS, basic auth and headers (exporter-toolkit format), checked at start and re-read
+    /// when it changes; `None` serves plain HTTP.
+    pub config: Option<Arc<web_config::WebConfig>>,
+    /// Whether `POST /-/quit` may stop the daemon (as Prometheus's flag).
+    pub enable_lifecycle: bool,
+    /// Where the own metrics are served.
+    pub telemetry_path: String,
+}
+
+impl Default for WebOptions {
+    fn default() -> Self {
+        Self { config: None, enable_lifecycle: false, telemetry_path: "/metrics".into() }
+    }
 }
 
 /// One tracked finding as the API and the page show it.
@@ -165,6 +188,11 @@ pub struct Shared {
     store: Arc<Mutex<state::Store>>,
     reload_tx: mpsc::Sender<Option<ReloadReply>>,
     token: Option<String>,
+    web: Option<Arc<web_config::WebConfig>>,
+    lifecycle: bool,
+    telemetry_path: String,
+    /// What `/-/quit` flips: the same drain as SIGTERM.
+    shutdown: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -293,12 +321,17 @@ impl Daemon {
         facts.refresh(&config, true);
         let client = sources::http_client(config.timeout())?;
         let (reload_tx, reload_rx) = mpsc::channel(4);
+        let shutdown_tx = watch::channel(false).0;
         let shared = Arc::new(Shared {
             view: RwLock::new(View::default()),
             extra_metrics: RwLock::new(Vec::new()),
             store: Arc::new(Mutex::new(store)),
             reload_tx,
             token: options.bearer_token.clone(),
+            web: options.web.config.clone(),
+            lifecycle: options.web.enable_lifecycle,
+            telemetry_path: options.web.telemetry_path.clone(),
+            shutdown: shutdown_tx.clone(),
         });
         let metrics = SelfMetrics {
             reload_ok: true,
@@ -328,7 +361,7 @@ impl Daemon {
             shared,
             reload_rx,
             subscribers: Vec::new(),
-            shutdown_tx: watch::channel(false).0,
+            shutdown_tx,
             notifications_tx,
             metrics,
             ready: false,
@@ -408,14 +441,27 @@ impl Daemon {
                 }
             })?;
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        tracing::info!(address = %addr, storage = %self.options.storage_path.display(), "Listening.");
-        let mut stop = self.shutdown_tx.subscribe();
-        let server = tokio::spawn(
-            axum::serve(listener, http::router(self.shared.clone()))
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .into_future(),
+        let router = http::router(self.shared.clone());
+        let stop = self.shutdown_tx.subscribe();
+        let tls = match &self.options.web.config {
+            Some(web) => {
+                web.current().map_err(|e| Error::DaemonConfig(Box::new(e.into())))?.tls.is_some()
+            }
+            None => false,
+        };
+        let server = match (&self.options.web.config, tls) {
+            (Some(web), true) => {
+                let listener = https::TlsListener::new(listener, Arc::clone(web))
+                    .map_err(|e| Error::Io { path: "--web.listen-address".into(), source: e })?;
+                spawn_server(listener, router, stop)
+            }
+            _ => spawn_server(listener, router, stop),
+        };
+        tracing::info!(
+            address = %addr,
+            scheme = if tls { "https" } else { "http" },
+            storage = %self.options.storage_path.display(),
+            "Listening."
         );
         spawn_signal_handler(self.shutdown_tx.clone(), self.shared.reload_tx.clone());
         self.run_loop().await;
@@ -929,6 +975,25 @@ fn sd_stamp(config: &Config, source: &ConfigSource) -> Vec<(PathBuf, Option<Syst
         }
     }
     out
+}
+
+/// Serves `router` on `listener` until `stop` turns true; in-flight requests finish.
+fn spawn_server<L>(
+    listener: L,
+    router: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .into_future(),
+    )
 }
 
 /// SIGTERM/SIGINT: start the drain (a second one exits at once); SIGHUP: reload.

@@ -119,10 +119,19 @@ impl AlertmanagerSink {
     }
 
     pub(crate) async fn deliver(&self, client: &reqwest::Client, batch: &[Delivery]) -> Outcome {
-        let credentials = match self.config.auth.as_ref().map(AuthConfig::resolve).transpose() {
-            Ok(c) => c.flatten(),
-            Err(e) => return Outcome::Retry { reason: e, after: None },
-        };
+        match self.request(client, batch) {
+            Ok(p) => super::send(p.req).await.0,
+            Err(reason) => Outcome::Retry { reason, after: None },
+        }
+    }
+
+    /// One `POST /api/v2/alerts` for a batch, with the credentials it holds (in a header).
+    pub(crate) fn request(
+        &self,
+        client: &reqwest::Client,
+        batch: &[Delivery],
+    ) -> Result<super::Prepared, String> {
+        let credentials = self.config.auth.as_ref().map(AuthConfig::resolve).transpose()?.flatten();
         let now = crate::clock::now_ms();
         let alerts: Vec<Value> = batch
             .iter()
@@ -141,7 +150,17 @@ impl AlertmanagerSink {
             .post(format!("{}/api/v2/alerts", self.url))
             .header("Content-Type", "application/json")
             .body(Value::Array(alerts).to_string());
-        super::send(crate::sources::auth::apply(req, credentials.as_ref())).await.0
+        let secrets = match &credentials {
+            Some(crate::sources::auth::Credentials::Basic { password, .. }) => {
+                vec![super::Secret::new(password)]
+            }
+            Some(crate::sources::auth::Credentials::Bearer(token)) => {
+                vec![super::Secret::new(token)]
+            }
+            None => Vec::new(),
+        };
+        let req = crate::sources::auth::apply(req, credentials.as_ref());
+        Ok(super::Prepared { req, secrets, secret_url: false })
     }
 }
 

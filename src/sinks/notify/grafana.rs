@@ -99,6 +99,30 @@ impl GrafanaSink {
         req
     }
 
+    /// `POST /api/annotations` for a fire: what `deliver` sends on a first try.
+    fn create_request(
+        &self,
+        client: &reqwest::Client,
+        d: &Delivery,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        let body = render_create(&d.finding, d.fired_at_ms, &self.config);
+        self.request(client, reqwest::Method::POST, "/api/annotations", token)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+    }
+
+    /// The first-try request for a fire, with the secret it holds (the token, in a header).
+    pub(crate) fn fire_request(
+        &self,
+        client: &reqwest::Client,
+        d: &Delivery,
+    ) -> Result<super::Prepared, String> {
+        let token = self.config.secret().read().map_err(|e| format!("token: {e}"))?;
+        let req = self.create_request(client, d, token.expose());
+        Ok(super::Prepared { req, secrets: vec![token], secret_url: false })
+    }
+
     pub(crate) async fn deliver(&self, client: &reqwest::Client, d: &Delivery) -> Outcome {
         let token = match self.config.secret().read() {
             Ok(t) => t,
@@ -113,11 +137,7 @@ impl GrafanaSink {
                         Err(o) => return o,
                     }
                 }
-                let body = render_create(&d.finding, d.fired_at_ms, &self.config);
-                let req = self
-                    .request(client, reqwest::Method::POST, "/api/annotations", token.expose())
-                    .header("Content-Type", "application/json")
-                    .body(body.to_string());
+                let req = self.create_request(client, d, token.expose());
                 match super::send(req).await {
                     (Outcome::Delivered { .. }, body) => {
                         match serde_json::from_str::<Value>(&body)

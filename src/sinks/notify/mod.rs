@@ -27,6 +27,7 @@
 //! error message: errors from the HTTP client are stripped of their URL.
 
 mod alertmanager;
+pub mod dry_run;
 mod grafana;
 mod outbox;
 mod pagerduty;
@@ -223,6 +224,10 @@ impl SecretSource {
 pub(crate) struct Secret(String);
 
 impl Secret {
+    pub(crate) fn new(value: &str) -> Secret {
+        Secret(value.to_string())
+    }
+
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
@@ -232,6 +237,15 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
+}
+
+/// A request a sink built, and the secrets in it: what `deliver` sends, and what a dry run
+/// prints with those secrets redacted.
+pub(crate) struct Prepared {
+    pub(crate) req: reqwest::RequestBuilder,
+    pub(crate) secrets: Vec<Secret>,
+    /// The URL itself is the secret (a Slack webhook): print only its host and a redacted path.
+    pub(crate) secret_url: bool,
 }
 
 /// Errors opening or writing the outbox.
@@ -501,6 +515,30 @@ impl Sink {
             // PagerDuty suggests retrying "30 seconds apart" after a 429.
             Sink::Pagerduty(_) => Duration::from_secs(30),
             _ => Duration::ZERO,
+        }
+    }
+
+    /// The request `deliver` sends for a batch of fresh fire notifications (first try, so
+    /// Grafana creates its annotation), built by the same code.
+    fn fire_request(
+        &self,
+        client: &reqwest::Client,
+        batch: &[Delivery],
+    ) -> Result<Prepared, String> {
+        match self {
+            Sink::Slack(s) => s.request(client, &batch[0]),
+            Sink::Pagerduty(s) => s.request(client, &batch[0]),
+            Sink::Grafana(s) => s.fire_request(client, &batch[0]),
+            Sink::Alertmanager(s) => s.request(client, batch),
+        }
+    }
+
+    fn kind_name(&self) -> &'static str {
+        match self {
+            Sink::Slack(_) => "slack",
+            Sink::Pagerduty(_) => "pagerduty",
+            Sink::Grafana(_) => "grafana",
+            Sink::Alertmanager(_) => "alertmanager",
         }
     }
 

@@ -95,17 +95,26 @@ impl PagerdutySink {
             .unwrap_or(Duration::from_millis(500))
     }
 
-    pub(crate) async fn deliver(&self, client: &reqwest::Client, d: &Delivery) -> Outcome {
-        let key = match self.config.secret().read() {
-            Ok(k) => k,
-            Err(e) => return Outcome::Retry { reason: format!("routing_key: {e}"), after: None },
-        };
+    /// The event for one notification, with the secret it holds (the routing key, in the body).
+    pub(crate) fn request(
+        &self,
+        client: &reqwest::Client,
+        d: &Delivery,
+    ) -> Result<super::Prepared, String> {
+        let key = self.config.secret().read().map_err(|e| format!("routing_key: {e}"))?;
         let body = render(&d.finding, d.kind.is_resolved(), key.expose(), d.fired_at_ms);
         let req = client
             .post(&self.config.url)
             .header("Content-Type", "application/json")
             .body(body.to_string());
-        super::send(req).await.0
+        Ok(super::Prepared { req, secrets: vec![key], secret_url: false })
+    }
+
+    pub(crate) async fn deliver(&self, client: &reqwest::Client, d: &Delivery) -> Outcome {
+        match self.request(client, d) {
+            Ok(p) => super::send(p.req).await.0,
+            Err(reason) => Outcome::Retry { reason, after: None },
+        }
     }
 }
 

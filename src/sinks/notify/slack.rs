@@ -89,16 +89,26 @@ impl SlackSink {
             .unwrap_or(Duration::from_secs(1))
     }
 
-    pub(crate) async fn deliver(&self, client: &reqwest::Client, d: &Delivery) -> Outcome {
-        let url = match self.config.secret().read() {
-            Ok(u) => u,
-            Err(e) => return Outcome::Retry { reason: format!("webhook_url: {e}"), after: None },
-        };
+    /// The request for one notification, with the secret it holds (the webhook URL).
+    pub(crate) fn request(
+        &self,
+        client: &reqwest::Client,
+        d: &Delivery,
+    ) -> Result<super::Prepared, String> {
+        let url = self.config.secret().read().map_err(|e| format!("webhook_url: {e}"))?;
         let body = render(&d.finding, d.kind.is_resolved());
         let req = client
             .post(url.expose())
             .header("Content-Type", "application/json; charset=utf-8")
             .body(body.to_string());
+        Ok(super::Prepared { req, secrets: vec![url], secret_url: true })
+    }
+
+    pub(crate) async fn deliver(&self, client: &reqwest::Client, d: &Delivery) -> Outcome {
+        let req = match self.request(client, d) {
+            Ok(p) => p.req,
+            Err(reason) => return Outcome::Retry { reason, after: None },
+        };
         match super::send(req).await {
             // Slack says 200 `ok`; any other body means the message was not posted.
             (Outcome::Delivered { .. }, body) if body.trim() != "ok" => Outcome::Permanent {
