@@ -283,7 +283,8 @@ impl Daemon {
         if !saved.is_empty() {
             tracing::info!(findings = saved.len(), "Resuming saved finding states.");
         }
-        let lifecycle = Lifecycle::restore(saved);
+        let mut lifecycle = Lifecycle::restore(saved);
+        lifecycle.retime(|f| analyzers::keep_firing_for(&rules, f));
         let classifiers = options.models.load();
         for r in &classifiers.refused {
             tracing::error!(error = %r, "Classifier model refused.");
@@ -508,6 +509,7 @@ impl Daemon {
                 });
                 self.config = config;
                 self.rules = rules;
+                self.lifecycle.retime(|f| analyzers::keep_firing_for(&self.rules, f));
                 self.metrics.reload_ok = true;
                 self.metrics.reload_success_s = unix_s(crate::clock::now_ms());
                 tracing::info!(trigger = why, rules = self.rules.len(), "Configuration reloaded.");
