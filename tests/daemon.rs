@@ -263,6 +263,55 @@ async fn a_firing_finding_survives_a_restart_with_its_active_since() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_finding_still_waits_keep_firing_for_before_resolving() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let offline = Arc::new(AtomicU32::new(3));
+    let shown = offline.clone();
+    let url = common::serve(Router::new().route(
+        "/metrics",
+        get(move || {
+            let n = shown.load(Ordering::SeqCst);
+            async move { broker(n) }
+        }),
+    ))
+    .await;
+    let dir = TempDir::new("daemon-keep-firing");
+    let cfg = config(dir.path(), &url, "");
+    write(
+        &dir.path().join("rules/test.yaml"),
+        &RULES.replace("for: 1s", "for: 0s\n        keep_firing_for: 4s"),
+    );
+    let storage = dir.path().join("data");
+
+    let d = spawn(&cfg, &storage, &[], None);
+    let fp = d.firing().await["fingerprint"].as_str().unwrap().to_string();
+    // The condition clears and the daemon stops while the finding is held.
+    offline.store(0, Ordering::SeqCst);
+    let (code, logs) = d.terminate().await;
+    assert_eq!(code, Some(0), "{logs}");
+
+    let d = spawn(&cfg, &storage, &[], None);
+    d.healthy().await;
+    let restored = d.json(&format!("/api/v1/findings/{fp}")).await;
+    assert_eq!(restored["state"], "firing", "{restored}");
+    let last_active = restored["last_active_ms"].as_i64().unwrap();
+    let resolved = d
+        .wait_for(20, async |d| {
+            let v = d.json(&format!("/api/v1/findings/{fp}")).await;
+            (v["state"] == "inactive").then_some(v)
+        })
+        .await;
+    let history = resolved["history"].as_array().unwrap();
+    let last = history.last().unwrap();
+    assert_eq!((last["from"].as_str(), last["to"].as_str()), (Some("firing"), Some("inactive")));
+    let held = last["at_ms"].as_i64().unwrap() - last_active;
+    assert!(held >= 4000, "resolved {held} ms after it was last active, before keep_firing_for 4s");
+    let (code, _) = d.terminate().await;
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_filters_guards_and_reports_targets_and_metrics() {
     let url = common::serve_text(Box::leak(broker(1).into_boxed_str())).await;
     let down = common::refused_url().await;

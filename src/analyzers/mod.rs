@@ -69,6 +69,20 @@ pub fn analyze_with(
 /// (and page and un-page) every other cycle.
 pub const CLASSIFIER_KEEP_FIRING_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// The `keep_firing_for` that applies now to a finding `rules` or a classifier produced
+/// (`None` for other analyzers' and for rules no longer loaded): what a restored or reloaded
+/// lifecycle re-derives, see [`Lifecycle::retime`].
+pub fn keep_firing_for(rules: &[Rule], finding: &Finding) -> Option<std::time::Duration> {
+    match finding.analyzer.as_str() {
+        "rules" => rules
+            .iter()
+            .find(|r| r.id == finding.id && r.system == finding.system)
+            .map(|r| r.keep_firing_for),
+        "classifier" => Some(CLASSIFIER_KEEP_FIRING_FOR),
+        _ => None,
+    }
+}
+
 /// Everything judged over one round: the rules' findings ([`evaluate_round`]), then each
 /// classifier's. A classifier finding has no `for` (the model already read the window's
 /// rates and trends) and keeps firing for [`CLASSIFIER_KEEP_FIRING_FOR`] after it dips.

@@ -20,7 +20,8 @@
 //! Files: [`window`] (bounded rolling window), [`state`] (SQLite store), [`http`] (axum API),
 //! [`metrics`] (own metrics), [`page`] (HTML landing page), [`facts`] (config files and host
 //! facts), [`prometheus`] (clusters read through Prometheus), [`models`] (classifiers and
-//! their reload). The loop and [`CycleOutcome`] live here.
+//! their reload), [`memory`] (freed memory back to the kernel after each cycle). The loop and
+//! [`CycleOutcome`] live here.
 //!
 //! Design choices, and why:
 //! - One task owns all mutable state (config, rules, window, lifecycle); HTTP handlers read a
@@ -34,6 +35,7 @@
 pub mod facts;
 pub mod http;
 pub mod https;
+pub mod memory;
 pub mod metrics;
 pub mod models;
 pub mod page;
@@ -311,7 +313,8 @@ impl Daemon {
         if !saved.is_empty() {
             tracing::info!(findings = saved.len(), "Resuming saved finding states.");
         }
-        let lifecycle = Lifecycle::restore(saved);
+        let mut lifecycle = Lifecycle::restore(saved);
+        lifecycle.retime(|f| analyzers::keep_firing_for(&rules, f));
         let classifiers = options.models.load();
         for r in &classifiers.refused {
             tracing::error!(error = %r, "Classifier model refused.");
@@ -319,7 +322,7 @@ impl Daemon {
         let book = load_book(&classifiers);
         let mut facts = facts::FactsCache::default();
         facts.refresh(&config, true);
-        let client = sources::http_client(config.timeout())?;
+        let client = sources::http_client_unpooled(config.timeout())?;
         let (reload_tx, reload_rx) = mpsc::channel(4);
         let shutdown_tx = watch::channel(false).0;
         let shared = Arc::new(Shared {
@@ -535,7 +538,7 @@ impl Daemon {
         match load(&self.source) {
             Ok(Loaded { config, rules }) => {
                 if config.timeout() != self.config.timeout() {
-                    match sources::http_client(config.timeout()) {
+                    match sources::http_client_unpooled(config.timeout()) {
                         Ok(c) => self.client = c,
                         Err(e) => return Err(self.reload_failed(&e.to_string())),
                     }
@@ -554,6 +557,7 @@ impl Daemon {
                 });
                 self.config = config;
                 self.rules = rules;
+                self.lifecycle.retime(|f| analyzers::keep_firing_for(&self.rules, f));
                 self.metrics.reload_ok = true;
                 self.metrics.reload_success_s = unix_s(crate::clock::now_ms());
                 tracing::info!(trigger = why, rules = self.rules.len(), "Configuration reloaded.");
@@ -590,9 +594,13 @@ impl Daemon {
         let targets = sources::targets(&self.config);
         let max_body = self.config.scrape.max_body_bytes;
         let client = &self.client;
+        let window = &self.window;
+        let keep = |name: &str| window.keeps(name);
+        let keep = &keep;
+        // Each body is parsed as it arrives and dropped: a round never holds all its bodies.
         let scrapes = futures::future::join_all(targets.iter().map(|t| async move {
             let t0 = Instant::now();
-            let r = sources::fetch_raw(client, t, max_body).await;
+            let r = sources::fetch_parsed(client, t, max_body, keep).await;
             (r, t0.elapsed())
         }));
         let asked_ms = crate::clock::now_ms();
@@ -609,9 +617,10 @@ impl Daemon {
             self.prometheus.last_query_duration = query_time;
             self.absorb_prometheus(&due, asked_ms, snapshots, health);
         }
-        let (raws, durations): (Vec<_>, Vec<_>) =
-            fetched.into_iter().map(|(r, d)| (vec![r], d)).unzip();
-        let (snapshot, mut health) = self.assemble(targets, raws);
+        let (scrapes, durations): (Vec<_>, Vec<_>) = fetched.into_iter().unzip();
+        let (mut snapshot, mut health) = sources::assemble_scrapes(&self.config, &targets, scrapes);
+        self.facts.attach(&mut snapshot);
+        self.window.filter_round(&mut snapshot);
         self.window.push(snapshot, at_ms);
 
         // Prometheus and config-file targets are listed after the scraped ones. Their
@@ -673,6 +682,7 @@ impl Daemon {
         }
         self.ready = true;
         self.publish(targets);
+        memory::release_free_memory();
         if let Some(o) = &outcome {
             self.subscribers.retain(|s| match s.try_send(o.clone()) {
                 Ok(()) => true,
@@ -684,43 +694,6 @@ impl Daemon {
             });
         }
         outcome
-    }
-
-    /// Parses the round cluster by cluster, dropping each cluster's bodies and unread series
-    /// before the next is parsed: peak memory is one cluster's full parse, not the fleet's.
-    /// Health comes back in target order (targets are grouped by cluster, in config order).
-    fn assemble(
-        &self,
-        targets: Vec<sources::Target>,
-        raws: Vec<Vec<std::result::Result<sources::Raw, String>>>,
-    ) -> (crate::snapshot::Snapshot, Vec<sources::TargetHealth>) {
-        let mut snapshot = crate::snapshot::Snapshot { rounds: 1, clusters: Vec::new() };
-        let mut health = Vec::with_capacity(targets.len());
-        let mut pending = targets.into_iter().zip(raws).peekable();
-        for c in self.config.clusters.iter().filter(|c| c.prometheus.is_none()) {
-            let mut rounds = sources::Rounds::default();
-            while let Some((t, _)) = pending.peek()
-                && t.cluster == c.name
-            {
-                if let Some((t, r)) = pending.next() {
-                    rounds.targets.push(t);
-                    rounds.raws.push(r);
-                }
-            }
-            let one = Config {
-                scrape: self.config.scrape.clone(),
-                clusters: vec![c.clone()],
-                ..Config::default()
-            };
-            let keep = |name: &str| self.window.keeps(name);
-            let (mut part, h) = sources::assemble_rounds_keeping(&one, &rounds, &keep);
-            drop(rounds);
-            self.facts.attach(&mut part);
-            self.window.filter_round(&mut part);
-            snapshot.clusters.append(&mut part.clusters);
-            health.extend(h);
-        }
-        (snapshot, health)
     }
 
     /// Judges Prometheus answers (see [`prometheus`]). CPU-bound, like [`Daemon::evaluate`].

@@ -5,6 +5,12 @@
 //! the condition clears, so a flapping metric does not page twice. State is keyed by
 //! fingerprint. Times are data times (milliseconds), never the wall clock, so a replay or
 //! a fast-forwarded simulation behaves exactly like real time.
+//!
+//! Severity is sticky the same way: a finding rendered more severe is raised at once, one
+//! rendered less severe keeps its severity until it has been rendered lower for
+//! `keep_firing_for`. A classifier's probability hovering at its warning threshold would
+//! otherwise switch the finding info ↔ warning every cycle, and a notification route with
+//! `min_severity: warning` would see it fire and resolve each time.
 
 use super::Finding;
 use serde::{Deserialize, Serialize};
@@ -56,6 +62,11 @@ pub struct Tracked {
     /// The rule's `keep_firing_for`.
     #[serde(with = "millis")]
     pub keep_firing_for: Duration,
+    /// The last evaluation that rendered the finding at (or above) its held severity (data
+    /// time, ms): a lower severity is taken once this is `keep_firing_for` old. Absent in
+    /// rows saved before it existed, where `last_active_ms` stands in for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_seen_ms: Option<i64>,
 }
 
 mod millis {
@@ -130,10 +141,20 @@ impl Lifecycle {
                     last_active_ms: now_ms,
                     fired_at_ms: None,
                     keep_firing_for: a.keep_firing_for,
+                    severity_seen_ms: Some(now_ms),
                 }
             });
             let before = if from.is_none() { None } else { Some(t.state) };
-            t.finding = a.finding;
+            let mut finding = a.finding;
+            let seen = t.severity_seen_ms.unwrap_or(t.last_active_ms);
+            if finding.severity < t.finding.severity
+                && now_ms - seen < i64::try_from(a.keep_firing_for.as_millis()).unwrap_or(i64::MAX)
+            {
+                finding.severity = t.finding.severity;
+            } else {
+                t.severity_seen_ms = Some(now_ms);
+            }
+            t.finding = finding;
             t.last_active_ms = now_ms;
             t.keep_firing_for = a.keep_firing_for;
             if t.state == State::Pending
@@ -190,6 +211,18 @@ impl Lifecycle {
     pub fn restore(entries: impl IntoIterator<Item = Tracked>) -> Lifecycle {
         Lifecycle {
             tracked: entries.into_iter().map(|t| (t.finding.fingerprint.clone(), t)).collect(),
+        }
+    }
+
+    /// Sets each tracked finding's `keep_firing_for` to what `current` says its rule or
+    /// analyzer asks now (`None`: keep the saved one). Called on start and on reload: a
+    /// finding restored from a store written by an older version or before a rule changed
+    /// would otherwise resolve on the old timing until it is active again.
+    pub fn retime(&mut self, current: impl Fn(&Finding) -> Option<Duration>) {
+        for t in self.tracked.values_mut() {
+            if let Some(d) = current(&t.finding) {
+                t.keep_firing_for = d;
+            }
         }
     }
 
@@ -271,6 +304,89 @@ mod tests {
         assert!(l.observe_transitions(90_000, vec![active(60, 0)]).is_empty());
         let t = l.observe_transitions(120_000, vec![]);
         assert_eq!((t[0].from, t[0].to, t[0].at_ms), (Some(State::Firing), None, 120_000));
+    }
+
+    /// A classifier-like finding (no `for`, `keep_firing_for` 300 s) rendered at `severity`.
+    fn rendered(severity: Severity) -> Active {
+        let mut a = active(0, 300);
+        a.finding.severity = severity;
+        a
+    }
+
+    #[test]
+    fn a_higher_severity_applies_at_once_a_lower_one_after_keep_firing_for() {
+        let mut l = Lifecycle::default();
+        let severity = |l: &Lifecycle| l.get("fp").unwrap().finding.severity;
+        l.observe(0, vec![rendered(Severity::Info)]);
+        assert_eq!(severity(&l), Severity::Info);
+        l.observe(15_000, vec![rendered(Severity::Warning)]);
+        assert_eq!(severity(&l), Severity::Warning, "raised at once");
+        // Hovering at the threshold: every other cycle renders it info.
+        for i in 2..20 {
+            let s = if i % 2 == 0 { Severity::Info } else { Severity::Warning };
+            l.observe(i * 15_000, vec![rendered(s)]);
+            assert_eq!(severity(&l), Severity::Warning, "cycle {i}");
+        }
+        // Info from 300 s on (last warning at 285 s): held until 585 s, lowered at 585 s.
+        for i in 20..39 {
+            l.observe(i * 15_000, vec![rendered(Severity::Info)]);
+            assert_eq!(severity(&l), Severity::Warning, "cycle {i}");
+        }
+        l.observe(39 * 15_000, vec![rendered(Severity::Info)]);
+        assert_eq!(severity(&l), Severity::Info, "lowered after keep_firing_for");
+        // A rule's finding (keep_firing_for 0) takes whatever it is rendered at.
+        let mut r = Lifecycle::default();
+        let mut a = active(0, 0);
+        r.observe(0, vec![a.clone()]);
+        a.finding.severity = Severity::Info;
+        r.observe(15_000, vec![a]);
+        assert_eq!(severity(&r), Severity::Info);
+    }
+
+    #[test]
+    fn a_min_severity_warning_route_does_not_see_a_hovering_probability_flap() {
+        let dir =
+            std::env::temp_dir().join(format!("opsadvisor-lifecycle-route-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config: crate::sinks::notify::NotificationsConfig = serde_norway::from_str(
+            "slack: [{ name: ops, webhook_url_file: /nonexistent, route: { min_severity: warning } }]",
+        )
+        .unwrap();
+        let notifier = crate::sinks::notify::Notifier::open(&dir, &config).unwrap();
+        let mut l = Lifecycle::default();
+        // Ten minutes of a probability crossing 0.8 back and forth every 15 s cycle.
+        for i in 0..40 {
+            let s = if i % 2 == 0 { Severity::Warning } else { Severity::Info };
+            let t = l.observe_transitions(i * 15_000, vec![rendered(s)]);
+            let resolved: Vec<Finding> =
+                t.into_iter().filter(|t| t.to.is_none()).map(|t| t.finding).collect();
+            notifier.on_cycle(i * 15_000, &l.in_state(State::Firing), &resolved).unwrap();
+        }
+        let pending = notifier.stats().unwrap()[0].pending;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(pending, 1, "one fire notification, no resolve/fire pairs");
+    }
+
+    #[test]
+    fn a_restored_finding_waits_keep_firing_for_before_resolving() {
+        let mut l = Lifecycle::default();
+        l.observe(0, vec![active(0, 300)]);
+        let json = serde_json::to_string(&l.entries().cloned().collect::<Vec<_>>()).unwrap();
+        let restored = || Lifecycle::restore(serde_json::from_str::<Vec<Tracked>>(&json).unwrap());
+        // As saved: still firing 60 s after it was last active, resolved at 300 s.
+        let mut r = restored();
+        assert!(r.observe(60_000, vec![]).is_empty());
+        assert_eq!(r.observe(300_000, vec![]), ["fp"]);
+        // Saved by a version (or under a rule) without keep_firing_for: re-derived on start.
+        let mut old = restored();
+        old.tracked.values_mut().for_each(|t| t.keep_firing_for = Duration::ZERO);
+        old.retime(|_| Some(Duration::from_secs(300)));
+        assert!(old.observe(60_000, vec![]).is_empty(), "held by the current keep_firing_for");
+        assert_eq!(old.in_state(State::Firing).len(), 1);
+        // An analyzer that says nothing keeps the saved value.
+        let mut kept = restored();
+        kept.retime(|_| None);
+        assert!(kept.observe(60_000, vec![]).is_empty());
     }
 
     #[test]
