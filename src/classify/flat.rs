@@ -156,8 +156,8 @@ impl Flat {
                 let v = &self.values[slot * k..(slot + 1) * k];
                 let o = &mut out[r * k..(r + 1) * k];
                 for (o, v) in o.chunks_exact_mut(LANES).zip(v.chunks_exact(LANES)) {
-                    for i in 0..LANES {
-                        o[i] += u32::from(v[i]);
+                    for (o, &v) in o.iter_mut().zip(v) {
+                        *o += u32::from(v);
                     }
                 }
             }
