@@ -1282,6 +1282,13 @@ fn train(args: &TrainArgs) -> Result<u8> {
             rows += model.predict(&cols).len();
         }
         let predict_s = started.elapsed().as_secs_f64();
+        // The same on one thread: one core's throughput, less disturbed by a loaded machine.
+        let started = std::time::Instant::now();
+        let mut rows_one = 0usize;
+        while rows_one < 1_000_000 && !held.is_empty() {
+            rows_one += model.predict_on(&cols, 1).len();
+        }
+        let one_s = started.elapsed().as_secs_f64();
         let splits: serde_json::Map<String, serde_json::Value> =
             evals.iter().map(|e| (e.split.clone(), serde_json::json!(e.model.macro_f1))).collect();
         println!(
@@ -1290,7 +1297,9 @@ fn train(args: &TrainArgs) -> Result<u8> {
                 "system": system.as_str(), "algo": args.algo.as_str(),
                 "train_rows": d.split("train").len(), "fit_seconds": fit_s,
                 "predict_rows": rows, "predict_seconds": predict_s,
-                "rows_per_second": rows as f64 / predict_s.max(1e-9), "macro_f1": splits,
+                "rows_per_second": rows as f64 / predict_s.max(1e-9),
+                "rows_per_second_one_thread": rows_one as f64 / one_s.max(1e-9),
+                "macro_f1": splits,
             })
         );
     }

@@ -2,29 +2,45 @@
 //! array, children side by side, leaves as self-loops, and the leaves' class shares in one
 //! array.
 //!
-//! Prediction walks a block of rows through one tree in lockstep, a fixed number of steps
-//! (the tree's depth), without a branch on the data: a node sends row `x` to
-//! `next + (x > threshold)`, and a leaf's `next` is itself with an infinite threshold, so a
-//! row that has arrived stays put. The steps of different rows are independent, so the CPU
-//! overlaps their memory loads instead of waiting on one row's chain of nodes — this, not
-//! the arithmetic, is what bounds a forest's speed (the per-row recursive walk it replaces
-//! predicted 0.08–0.22 M rows/s; see README "Classifiers"). A missing value (NaN) compares
-//! false and goes left, as in [`super::tree`].
+//! Prediction walks a block of rows through one tree in lockstep, without a branch on the
+//! data: a node sends row `x` to `next + (x > threshold)`, and a leaf's `next` is itself with
+//! an infinite threshold, so a row that has arrived stays put. The steps of different rows
+//! are independent, so the CPU overlaps their memory loads instead of waiting on one row's
+//! chain of nodes — this, not the arithmetic, is what bounds a forest's speed (the per-row
+//! recursive walk predicted 0.08–0.22 M rows/s; see README "Classifiers"). A missing value
+//! (NaN) compares false and goes left, as in [`super::tree`]; thresholds stay `f64`, so every
+//! comparison, ties included, is the tree's own.
 //!
-//! Nothing is allocated per row: a block's class sums live in one reused buffer.
+//! Three things keep a step cheap:
+//! - the block's values of the features the trees read are first copied into one small
+//!   array (`feature × BLOCK + row`), so a step reads one cache-resident value instead of
+//!   going through the caller's column vectors;
+//! - a block stops walking a tree as soon as none of its rows moved (all at leaves), instead
+//!   of always taking the tree's full depth: fully grown trees are far deeper at their
+//!   deepest leaf than where most rows end;
+//! - blocks are short ([`BLOCK`] rows), so the deepest row of a block is rarely the tree's
+//!   deepest, while there are still enough independent rows to overlap their loads.
+//!
+//! Nothing is allocated per row: a block's values and class sums live in reused buffers.
 
 use super::tree::Tree;
 
 /// Rows walked through a tree together.
-const BLOCK: usize = 64;
+const BLOCK: usize = 32;
 
-/// One node: `x[feature] > threshold` goes to `next + 1`, else to `next`.
+/// One node: `x > threshold` goes to `next + 1`, else to `next`, where `x` is the row's value
+/// at `offset + row` of the block copy (`offset` = the feature's index in [`Flat::used`] ×
+/// [`BLOCK`], premultiplied so a step does no arithmetic to find it).
 #[derive(Debug, Clone, Copy)]
 struct Node {
     threshold: f64,
-    feature: u32,
+    offset: u32,
     next: u32,
 }
+
+/// Class shares are stored and summed in groups of this many lanes (padded with zeros), so
+/// the per-leaf addition is a fixed-width loop the compiler turns into vector adds.
+const LANES: usize = 8;
 
 /// The flattened trees of one model.
 #[derive(Debug, Clone, Default)]
@@ -32,18 +48,31 @@ pub struct Flat {
     nodes: Vec<Node>,
     /// Per node: its leaf's row in `values`, for leaves (internal nodes: unused).
     leaf: Vec<u32>,
-    /// Per leaf and class (`leaf * classes + class`): share of the leaf's training rows, in
-    /// 1/10000 as the tree stores it; sums are exact integers, so ties break as in the tree.
+    /// Per leaf and class (`leaf * stride + class`): share of the leaf's training rows, in
+    /// 1/10000 as the tree stores it, zero-padded to `stride`; sums are exact integers, so
+    /// ties break as in the tree.
     values: Vec<u16>,
     /// Per tree: (root node, depth).
     roots: Vec<(u32, u32)>,
+    /// The schema features the trees split on, in the order of the block copy.
+    used: Vec<usize>,
     classes: usize,
+    /// `classes` rounded up to a multiple of [`LANES`].
+    stride: usize,
 }
 
 impl Flat {
     /// Flattens `trees` (each with `classes` classes).
     pub fn new(trees: &[Tree], classes: usize) -> Flat {
-        let mut f = Flat { classes, ..Flat::default() };
+        let stride = classes.max(1).next_multiple_of(LANES);
+        let mut f = Flat { classes, stride, ..Flat::default() };
+        let mut used: Vec<usize> = trees
+            .iter()
+            .flat_map(|t| t.feature.iter().filter_map(|&x| usize::try_from(x).ok()))
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        f.used = used;
         for t in trees {
             if t.is_empty() {
                 continue;
@@ -65,19 +94,18 @@ impl Flat {
             let i = order[j];
             let id = (base + j) as u32;
             if t.feature[i] < 0 {
-                let slot = (self.values.len() / self.classes.max(1)) as u32;
+                let slot = (self.values.len() / self.stride) as u32;
                 self.values.extend_from_slice(t.node_value(i));
-                self.nodes.push(Node { threshold: f64::INFINITY, feature: 0, next: id });
+                self.values.resize(self.values.len().next_multiple_of(self.stride), 0);
+                self.nodes.push(Node { threshold: f64::INFINITY, offset: 0, next: id });
                 self.leaf.push(slot);
             } else {
                 let next = (base + order.len()) as u32;
                 order.push(t.left[i] as usize);
                 order.push(t.right[i] as usize);
-                self.nodes.push(Node {
-                    threshold: t.threshold[i],
-                    feature: t.feature[i] as u32,
-                    next,
-                });
+                let u = self.used.binary_search(&(t.feature[i] as usize)).unwrap_or(0);
+                let offset = (u * BLOCK) as u32;
+                self.nodes.push(Node { threshold: t.threshold[i], offset, next });
                 self.leaf.push(u32::MAX);
             }
             j += 1;
@@ -89,27 +117,48 @@ impl Flat {
         self.classes
     }
 
-    /// Adds each tree's class shares for rows `start..start + out.len() / classes` of
-    /// `columns` (one vector per feature) into `out` (`row * classes + class`).
-    fn accumulate(&self, columns: &[Vec<f64>], start: usize, out: &mut [u32]) {
-        let k = self.classes;
-        let rows = out.len() / k.max(1);
+    /// Copies rows `start..start + rows` of the used features of `columns` into `block`
+    /// (`used feature × BLOCK + row`); a feature `columns` lacks is missing (NaN).
+    fn load_block(&self, columns: &[Vec<f64>], start: usize, rows: usize, block: &mut [f64]) {
+        for (u, &f) in self.used.iter().enumerate() {
+            let dst = &mut block[u * BLOCK..u * BLOCK + rows];
+            match columns.get(f).and_then(|c| c.get(start..start + rows)) {
+                Some(src) => dst.copy_from_slice(src),
+                None => dst.fill(f64::NAN),
+            }
+        }
+    }
+
+    /// Adds each tree's class shares for the `out.len() / stride` rows of `block` into
+    /// `out` (`row * stride + class`).
+    fn accumulate(&self, block: &[f64], out: &mut [u32]) {
+        let k = self.stride;
+        let rows = out.len() / k;
         let mut at = [0u32; BLOCK];
+        let at = &mut at[..rows];
         for &(root, depth) in &self.roots {
-            let at = &mut at[..rows];
             at.iter_mut().for_each(|a| *a = root);
             for _ in 0..depth {
+                let mut moved = false;
                 for (r, a) in at.iter_mut().enumerate() {
                     let n = self.nodes[*a as usize];
-                    let x = columns.get(n.feature as usize).map_or(f64::NAN, |c| c[start + r]);
-                    *a = n.next + u32::from(x > n.threshold);
+                    let x = block[n.offset as usize + r];
+                    let next = n.next + u32::from(x > n.threshold);
+                    moved |= next != *a;
+                    *a = next;
+                }
+                if !moved {
+                    break;
                 }
             }
             for (r, &a) in at.iter().enumerate() {
                 let slot = self.leaf[a as usize] as usize;
                 let v = &self.values[slot * k..(slot + 1) * k];
-                for (o, &p) in out[r * k..(r + 1) * k].iter_mut().zip(v) {
-                    *o += u32::from(p);
+                let o = &mut out[r * k..(r + 1) * k];
+                for (o, v) in o.chunks_exact_mut(LANES).zip(v.chunks_exact(LANES)) {
+                    for (o, &v) in o.iter_mut().zip(v) {
+                        *o += u32::from(v);
+                    }
                 }
             }
         }
@@ -117,7 +166,7 @@ impl Flat {
 
     /// Mean class probabilities of one row (`row(f)` is feature `f`).
     pub fn proba(&self, row: &dyn Fn(usize) -> f64) -> Vec<f64> {
-        let k = self.classes;
+        let (k, stride) = (self.classes, self.stride);
         let mut p = vec![0u32; k];
         for &(root, _) in &self.roots {
             let mut a = root as usize;
@@ -126,10 +175,11 @@ impl Flat {
                 if n.next as usize == a {
                     break;
                 }
-                a = (n.next + u32::from(row(n.feature as usize) > n.threshold)) as usize;
+                let x = row(self.used[n.offset as usize / BLOCK]);
+                a = (n.next + u32::from(x > n.threshold)) as usize;
             }
             let slot = self.leaf[a] as usize;
-            for (o, &v) in p.iter_mut().zip(&self.values[slot * k..(slot + 1) * k]) {
+            for (o, &v) in p.iter_mut().zip(&self.values[slot * stride..slot * stride + k]) {
                 *o += u32::from(v);
             }
         }
@@ -137,16 +187,19 @@ impl Flat {
         p.into_iter().map(|v| f64::from(v) / n).collect()
     }
 
-    /// The most probable class of rows `range` of `columns`, written to `out` (one per row).
+    /// The most probable class of rows `start..start + out.len()` of `columns` (one vector
+    /// per schema feature), written to `out` (one per row).
     pub fn predict_into(&self, columns: &[Vec<f64>], start: usize, out: &mut [usize]) {
-        let k = self.classes.max(1);
-        let mut sums = vec![0u32; BLOCK * k];
+        let (k, stride) = (self.classes.max(1), self.stride.max(LANES));
+        let mut sums = vec![0u32; BLOCK * stride];
+        let mut block = vec![f64::NAN; self.used.len().max(1) * BLOCK];
         for (b, chunk) in out.chunks_mut(BLOCK).enumerate() {
-            let sums = &mut sums[..chunk.len() * k];
+            let sums = &mut sums[..chunk.len() * stride];
             sums.iter_mut().for_each(|s| *s = 0);
-            self.accumulate(columns, start + b * BLOCK, sums);
+            self.load_block(columns, start + b * BLOCK, chunk.len(), &mut block);
+            self.accumulate(&block, sums);
             for (r, o) in chunk.iter_mut().enumerate() {
-                let row = &sums[r * k..(r + 1) * k];
+                let row = &sums[r * stride..r * stride + k];
                 let mut best = 0;
                 for (c, &v) in row.iter().enumerate() {
                     if v > row[best] {

@@ -7,6 +7,16 @@
 //! node's own size instead (`heap_used_ratio`, `cpu_iowait_ratio`, `memory_available_ratio`,
 //! `data_disk_fill_ratio_per_hour`, `storage_load_ratio`…), which means the same thing on
 //! any node. Rules still read the raw features: an action names bytes and cores.
+//!
+//! A ratio to the node's size is not enough when the load does not grow with the node: the
+//! same workload keeps a healthy 4-core node busier and slower than a healthy 16-core one,
+//! and trees learned on the training sizes read a small healthy node's busy CPU and read
+//! latency as a large node's fault (leave-one-profile-out on the training split showed
+//! healthy `small` windows taken for `dropped_mutations`). So the catalogue also gives the
+//! busy, I/O-wait, disk-time and latency gauges as a share of the cluster mean
+//! (`cpu_busy_share_of_mean`, `write_latency_share_of_mean`…, and the disk fill rate as a
+//! difference from it): the nodes of a cluster share hardware and workload, so a node that
+//! stands out from its peers means the same at any size.
 
 /// Features that measure the node's size (or scale with it) and are not classifier inputs.
 pub const SIZE_DEPENDENT: &[&str] = &[
@@ -23,6 +33,7 @@ pub const SIZE_DEPENDENT: &[&str] = &[
     "data_disk_avail_bytes",
     "data_disk_avail_slope_bytes_per_second",
     "disk_count",
+    "nic_speed_bytes",
     "jvm_threads",
     "max_fds",
     "es_parent_breaker_ratio",

@@ -218,14 +218,17 @@ impl Model {
     /// The most probable class of every row of `columns` (one vector per feature of the
     /// schema, all of the same length), on up to two threads.
     pub fn predict(&self, columns: &[Vec<f64>]) -> Vec<usize> {
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 2);
+        self.predict_on(columns, threads)
+    }
+
+    /// [`Model::predict`] on at most `threads` threads (one below [`PARALLEL_FROM`] rows):
+    /// benches measure one core with `threads = 1`.
+    pub fn predict_on(&self, columns: &[Vec<f64>], threads: usize) -> Vec<usize> {
         let n = columns.first().map_or(0, Vec::len);
         let flat = self.flat();
         let mut out = vec![0usize; n];
-        let threads = if n < PARALLEL_FROM {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 2)
-        };
+        let threads = if n < PARALLEL_FROM { 1 } else { threads.max(1) };
         let chunk = n.div_ceil(threads).max(1);
         std::thread::scope(|s| {
             for (k, part) in out.chunks_mut(chunk).enumerate() {
@@ -476,6 +479,46 @@ mod tests {
         assert_eq!(exact, m);
         let (cols, _) = data(200);
         assert_eq!(back.predict(&cols), m.predict(&cols));
+    }
+
+    #[test]
+    fn flattened_prediction_is_the_unflattened_walk_including_ties_and_missing_values() {
+        // Rows on both sides of, and exactly at, every threshold of the forest, with missing
+        // values, over several blocks and both threads: the batch walk must pick the class
+        // the trees' own per-row walk gives (integer vote sums, first class on ties).
+        let m = fit(Algo::Forest, 1500);
+        let thresholds: Vec<f64> =
+            m.trees.iter().flat_map(|t| t.threshold.iter().copied()).collect();
+        let n = 5000;
+        let cols: Vec<Vec<f64>> = (0..3)
+            .map(|f| {
+                (0..n)
+                    .map(|i| match i % 5 {
+                        0 => f64::NAN,
+                        1 => thresholds[(i * 7 + f) % thresholds.len()],
+                        2 => thresholds[(i * 3 + f) % thresholds.len()] + 1e-12,
+                        _ => ((i * (f + 13) * 7919) % 1000) as f64 / 1000.0,
+                    })
+                    .collect()
+            })
+            .collect();
+        let got = m.predict(&cols);
+        for (i, &g) in got.iter().enumerate() {
+            let row = |f: usize| cols[f][i];
+            let mut votes = vec![0u32; m.classes.len()];
+            for t in &m.trees {
+                for (v, &p) in votes.iter_mut().zip(t.node_value(t.leaf(&row))) {
+                    *v += u32::from(p);
+                }
+            }
+            let mut want = 0;
+            for (c, &v) in votes.iter().enumerate() {
+                if v > votes[want] {
+                    want = c;
+                }
+            }
+            assert_eq!(g, want, "row {i}: votes {votes:?}");
+        }
     }
 
     #[test]

@@ -1,0 +1,113 @@
+//! Forest prediction throughput on one core, against peers measured in the same run.
+//!
+//! Every row of the shipped dataset (`datasets/sim`, all splits) through each system's
+//! shipped forest: the flattened block walk ([`Model::predict_on`] with one thread, what
+//! `advise` and `eval` use), and as peers the same trees walked row by row, unflattened
+//! (`Tree::leaf`, the walk the decision path and contributions use), and the shipped single
+//! tree (flattened). The target is 1 M rows/s for the forest.
+//!
+//!     cargo bench --bench classifier
+//!
+//! prints, per system and variant, the best of several timed passes:
+//! `system variant rows M_rows/s cpu_M_rows/s`. `M_rows/s` is by the wall clock;
+//! `cpu_M_rows/s` divides by the CPU time this thread actually ran
+//! (`/proc/thread-self/schedstat`), which is what "one core" means on a shared, loaded
+//! machine where the wall clock also counts time spent waiting for a core (as
+//! `parse_throughput` does). Before timing, the flattened walk is checked to predict exactly
+//! what the unflattened one does on every row.
+
+use opsadvisor::System;
+use opsadvisor::classify::{card, io, model::Model};
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+fn load(system: System, algo: &str) -> Model {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(system.as_str())
+        .join(algo)
+        .join("model.json");
+    let text = std::fs::read_to_string(&path).expect("shipped model");
+    Model::from_json(&text, &path.display().to_string()).expect("model")
+}
+
+/// The unflattened per-row walk: each tree's `leaf`, integer votes, first class on ties.
+fn predict_unflattened(m: &Model, cols: &[Vec<f64>]) -> Vec<usize> {
+    let n = cols.first().map_or(0, Vec::len);
+    let mut votes = vec![0u32; m.classes.len()];
+    (0..n)
+        .map(|i| {
+            let row = |f: usize| cols[f][i];
+            votes.iter_mut().for_each(|v| *v = 0);
+            for t in &m.trees {
+                for (v, &p) in votes.iter_mut().zip(t.node_value(t.leaf(&row))) {
+                    *v += u32::from(p);
+                }
+            }
+            let mut best = 0;
+            for (c, &v) in votes.iter().enumerate() {
+                if v > votes[best] {
+                    best = c;
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// CPU time this thread has run, from the scheduler's own accounting (seconds).
+fn cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(s.split_whitespace().next()?.parse::<f64>().ok()? / 1e9)
+}
+
+/// Best wall and CPU seconds per pass of `f` over 5 timings of `reps` passes each.
+fn time(reps: usize, f: &mut dyn FnMut()) -> (f64, f64) {
+    let (mut wall, mut cpu) = (f64::MAX, f64::MAX);
+    for _ in 0..5 {
+        let (t, c) = (Instant::now(), cpu_seconds());
+        for _ in 0..reps {
+            f();
+        }
+        wall = wall.min(t.elapsed().as_secs_f64() / reps as f64);
+        if let (Some(c0), Some(c1)) = (c, cpu_seconds()) {
+            cpu = cpu.min((c1 - c0) / reps as f64);
+        }
+    }
+    (wall, cpu)
+}
+
+fn main() {
+    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/sim");
+    println!("system\tvariant\trows\tM_rows/s\tcpu_M_rows/s");
+    for system in [System::Cassandra, System::Kafka, System::Elasticsearch] {
+        let (d, _) = io::read_dir(&dataset, system).expect("shipped dataset");
+        let forest = load(system, "forest");
+        let tree = load(system, "tree");
+        let cols = card::model_columns(&forest, &d);
+        let tree_cols = card::model_columns(&tree, &d);
+        assert_eq!(forest.predict_on(&cols, 1), predict_unflattened(&forest, &cols));
+        let n = d.len();
+        let variants: [(&str, usize, &mut dyn FnMut()); 3] = [
+            ("forest_flat_one_thread", 5, &mut || {
+                black_box(forest.predict_on(black_box(&cols), 1));
+            }),
+            ("forest_unflattened_peer", 2, &mut || {
+                black_box(predict_unflattened(&forest, black_box(&cols)));
+            }),
+            ("tree_flat_one_thread_peer", 50, &mut || {
+                black_box(tree.predict_on(black_box(&tree_cols), 1));
+            }),
+        ];
+        for (name, reps, f) in variants {
+            let (wall, cpu) = time(reps, f);
+            println!(
+                "{}\t{name}\t{n}\t{:.3}\t{:.3}",
+                system.as_str(),
+                n as f64 / wall / 1e6,
+                n as f64 / cpu / 1e6
+            );
+        }
+    }
+}
