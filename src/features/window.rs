@@ -97,22 +97,29 @@ fn rate(
     round: usize,
     since_ms: i64,
 ) -> Option<f64> {
-    // Per series: (first t, last t, last value, accumulated increase).
-    let mut per_series: HashMap<&Labels, (f64, f64, f64, f64)> = HashMap::new();
+    // Per series: (first t, last t, last value, accumulated increase), in the order the
+    // series first appear, so the sum over series adds in the same order on every run (a
+    // hash map's order differs between runs, and so would the last bits of the sum).
+    let mut index: HashMap<&Labels, usize> = HashMap::new();
+    let mut per_series: Vec<(f64, f64, f64, f64)> = Vec::new();
     for (t, samples) in window(source, round, since_ms) {
         for s in matching(samples, sel) {
-            per_series
-                .entry(&s.labels)
-                .and_modify(|(_, last_t, last_v, inc)| {
+            match index.get(&s.labels) {
+                Some(&i) => {
+                    let (_, last_t, last_v, inc) = &mut per_series[i];
                     *inc += if s.value >= *last_v { s.value - *last_v } else { s.value };
                     *last_t = t;
                     *last_v = s.value;
-                })
-                .or_insert((t, t, s.value, 0.0));
+                }
+                None => {
+                    index.insert(&s.labels, per_series.len());
+                    per_series.push((t, t, s.value, 0.0));
+                }
+            }
         }
     }
     let rates = per_series
-        .values()
+        .iter()
         .filter(|(first, last, ..)| last > first)
         .map(|(first, last, _, inc)| inc / (last - first))
         .collect::<Vec<_>>();
