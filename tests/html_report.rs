@@ -52,6 +52,11 @@ fn demo_html_report_is_self_contained_and_its_charts_render_in_chromium() {
             "--no-sandbox",
             "--disable-gpu",
             "--no-first-run",
+            // No calls home: on a closed network they are refused connections that slow the start.
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
             "--window-size=1200,2000",
             &format!("--user-data-dir={}", dir.join("profile").display()),
             "--dump-dom",
