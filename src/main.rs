@@ -4,6 +4,12 @@ use clap::Parser;
 use opsadvisor::cli::{Cli, run};
 use std::process::ExitCode;
 
+/// mimalloc, not glibc's malloc: it hands the pages a daemon cycle frees back to the kernel
+/// without a `malloc_trim` per cycle, and allocates faster (README "Soak": same RSS bound,
+/// 0.66x the CPU of glibc with trimming).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -35,7 +35,6 @@
 pub mod facts;
 pub mod http;
 pub mod https;
-pub mod memory;
 pub mod metrics;
 pub mod models;
 pub mod page;
@@ -682,7 +681,6 @@ impl Daemon {
         }
         self.ready = true;
         self.publish(targets);
-        memory::release_free_memory();
         if let Some(o) = &outcome {
             self.subscribers.retain(|s| match s.try_send(o.clone()) {
                 Ok(()) => true,
