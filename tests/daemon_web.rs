@@ -23,69 +23,17 @@ fn bin() -> &'static Path {
     })
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> bool {
-    Command::new("openssl").current_dir(dir).args(args).output().is_ok_and(|o| o.status.success())
-}
-
 /// `ca.pem`, a server certificate `server.pem`/`server.key` for localhost and 127.0.0.1, and
 /// a client certificate `client.pem`/`client.key`, all signed by the CA.
 fn make_certs(dir: &Path) -> bool {
-    let signed = |name: &str, cn: &str, ext: &str| {
-        std::fs::write(dir.join(format!("{name}.cnf")), format!("{ext}\n")).unwrap();
-        openssl(
+    common::make_ca(dir)
+        && common::make_signed_cert(
             dir,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={cn}"),
-            ],
-        ) && openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{name}.csr"),
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &format!("{name}.pem"),
-                "-days",
-                "2",
-                "-extfile",
-                &format!("{name}.cnf"),
-            ],
+            "server",
+            "localhost",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
         )
-    };
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=opsadvisor web test CA",
-        ],
-    ) && signed("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1")
-        && signed("client", "prometheus", "extendedKeyUsage=clientAuth")
+        && common::make_signed_cert(dir, "client", "prometheus", "extendedKeyUsage=clientAuth")
 }
 
 /// A config scraping one broker that nothing serves (the web server is what is tested).

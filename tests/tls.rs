@@ -11,73 +11,20 @@ use common::{TempDir, serve_text};
 use opsadvisor::config::Config;
 use opsadvisor::sources;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls::{self, pki_types::pem::PemObject};
 
-fn openssl(dir: &Path, args: &[&str]) -> bool {
-    Command::new("openssl").current_dir(dir).args(args).output().is_ok_and(|o| o.status.success())
-}
-
 /// A CA, and a server certificate it signed for `san` (e.g. `DNS:localhost,IP:127.0.0.1`).
 fn make_certs(dir: &Path, san: &str) -> bool {
-    let ext = format!("subjectAltName={san}");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=opsadvisor test CA",
-        ],
-    ) && openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=opsadvisor test server",
-        ],
-    ) && {
-        std::fs::write(dir.join("ext.cnf"), format!("{ext}\n")).unwrap();
-        openssl(
+    common::make_ca(dir)
+        && common::make_signed_cert(
             dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "ext.cnf",
-            ],
+            "server",
+            "opsadvisor test server",
+            &format!("subjectAltName={san}"),
         )
-    }
 }
 
 /// Serves a fixed exposition over TLS with `dir`'s server certificate; returns the port.

@@ -149,3 +149,80 @@ pub(crate) async fn cassandra_sim(
     );
     (server, config)
 }
+
+/// Runs the `openssl` CLI in `dir`; false when it is absent or fails (TLS tests then skip).
+pub(crate) fn openssl(dir: &std::path::Path, args: &[&str]) -> bool {
+    std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A test CA in `dir` (`ca.pem`, `ca.key`) made with the `openssl` CLI.
+pub(crate) fn make_ca(dir: &std::path::Path) -> bool {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=opsadvisor test CA",
+        ],
+    )
+}
+
+/// `NAME.pem` / `NAME.key` in `dir`, for common name `cn` with the x509v3 extension line
+/// `ext` (e.g. `subjectAltName=DNS:localhost,IP:127.0.0.1`), signed by [`make_ca`]'s CA.
+pub(crate) fn make_signed_cert(dir: &std::path::Path, name: &str, cn: &str, ext: &str) -> bool {
+    std::fs::write(dir.join(format!("{name}.cnf")), format!("{ext}\n")).unwrap();
+    let (key, csr, pem, cnf) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.cnf"),
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN={cn}"),
+        ],
+    ) && openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-extfile",
+            &cnf,
+        ],
+    )
+}
