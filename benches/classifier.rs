@@ -32,30 +32,6 @@ fn load(system: System, algo: &str) -> Model {
     Model::from_json(&text, &path.display().to_string()).expect("model")
 }
 
-/// The unflattened per-row walk: each tree's `leaf`, integer votes, first class on ties.
-fn predict_unflattened(m: &Model, cols: &[Vec<f64>]) -> Vec<usize> {
-    let n = cols.first().map_or(0, Vec::len);
-    let mut votes = vec![0u32; m.classes.len()];
-    (0..n)
-        .map(|i| {
-            let row = |f: usize| cols[f][i];
-            votes.iter_mut().for_each(|v| *v = 0);
-            for t in &m.trees {
-                for (v, &p) in votes.iter_mut().zip(t.node_value(t.leaf(&row))) {
-                    *v += u32::from(p);
-                }
-            }
-            let mut best = 0;
-            for (c, &v) in votes.iter().enumerate() {
-                if v > votes[best] {
-                    best = c;
-                }
-            }
-            best
-        })
-        .collect()
-}
-
 /// CPU time this thread has run, from the scheduler's own accounting (seconds).
 fn cpu_seconds() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
@@ -87,14 +63,14 @@ fn main() {
         let tree = load(system, "tree");
         let cols = card::model_columns(&forest, &d);
         let tree_cols = card::model_columns(&tree, &d);
-        assert_eq!(forest.predict_on(&cols, 1), predict_unflattened(&forest, &cols));
+        assert_eq!(forest.predict_on(&cols, 1), forest.predict_by_walk(&cols));
         let n = d.len();
         let variants: [(&str, usize, &mut dyn FnMut()); 3] = [
             ("forest_flat_one_thread", 5, &mut || {
                 black_box(forest.predict_on(black_box(&cols), 1));
             }),
             ("forest_unflattened_peer", 2, &mut || {
-                black_box(predict_unflattened(&forest, black_box(&cols)));
+                black_box(forest.predict_by_walk(black_box(&cols)));
             }),
             ("tree_flat_one_thread_peer", 50, &mut || {
                 black_box(tree.predict_on(black_box(&tree_cols), 1));
