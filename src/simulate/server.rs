@@ -4,7 +4,8 @@
 //! own `127.0.0.1:<port>`, so opsadvisor scrapes the simulation exactly as it would scrape real
 //! targets. The simulated clock runs at `speed` × wall-clock time from the moment `serve` is
 //! called; it is advanced lazily, under a mutex, just before a request is answered. A node that
-//! is down refuses connections: its port is bound (so the URL exists) and then closed.
+//! is down refuses connections: its port stays bound, so the URL exists and no other program
+//! can take the port, but nothing listens on it.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,7 +17,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -67,6 +68,8 @@ pub struct SimServer {
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The ports of nodes down from the start: bound, not listening.
+    _reserved: Vec<TcpSocket>,
 }
 
 impl SimServer {
@@ -181,6 +184,7 @@ pub async fn serve(sim: Simulator, speed: f64) -> Result<SimServer, SimError> {
     let mut endpoints = Vec::with_capacity(plan.len());
     let mut tasks = Vec::new();
     let mut down_watches: Vec<(String, String, watch::Sender<bool>)> = Vec::new();
+    let mut reserved = Vec::new();
 
     for (cluster, system, node, kind, up) in plan {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(SimError::Bind)?;
@@ -198,8 +202,8 @@ pub async fn serve(sim: Simulator, speed: f64) -> Result<SimServer, SimError> {
             url,
         });
         if !up {
-            // A down node: the URL exists but nothing listens on it.
             drop(listener);
+            reserved.extend(reserve(addr));
             continue;
         }
         let down = match (&node, may_go_down) {
@@ -223,7 +227,7 @@ pub async fn serve(sim: Simulator, speed: f64) -> Result<SimServer, SimError> {
                 .fallback(not_found)
                 .with_state(state),
         };
-        let listener = NodeListener { inner: Some(listener), addr, down };
+        let listener = NodeListener { inner: Some(listener), reserved: None, addr, down };
         let mut stop_rx = stop.subscribe();
         tasks.push(tokio::spawn(async move {
             let shutdown = async move {
@@ -261,7 +265,7 @@ pub async fn serve(sim: Simulator, speed: f64) -> Result<SimServer, SimError> {
         }));
     }
     tracing::debug!(endpoints = endpoints.len(), speed, "Simulator is serving.");
-    Ok(SimServer { endpoints, shared, stop, tasks })
+    Ok(SimServer { endpoints, shared, stop, tasks, _reserved: reserved })
 }
 
 async fn metrics_handler(State(st): State<EndpointState>) -> Response {
@@ -316,9 +320,35 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found; try /metrics\n").into_response()
 }
 
-/// A TCP listener that closes itself (so the port refuses connections) once its node is down.
+/// Binds `addr` without listening, so connections to it are refused while no other socket
+/// can be given the port (a freed port went to a parallel test, which then answered for the
+/// down node). Without SO_REUSEADDR if it can, which keeps out even sockets that set it;
+/// with it when connections the listener accepted linger in TIME_WAIT on the port. `None`
+/// if the port was taken in the moment it was free.
+fn reserve(addr: SocketAddr) -> Option<TcpSocket> {
+    let mut last = None;
+    for reuse in [false, true] {
+        let bound = TcpSocket::new_v4().and_then(|socket| {
+            socket.set_reuseaddr(reuse)?;
+            socket.bind(addr)?;
+            Ok(socket)
+        });
+        match bound {
+            Ok(socket) => return Some(socket),
+            Err(err) => last = Some(err),
+        }
+    }
+    if let Some(err) = last {
+        tracing::debug!(error = %err, %addr, "Could not keep a down node's port bound.");
+    }
+    None
+}
+
+/// A TCP listener that stops listening (so the port refuses connections) once its node is
+/// down, keeping the port bound.
 struct NodeListener {
     inner: Option<TcpListener>,
+    reserved: Option<TcpSocket>,
     addr: SocketAddr,
     down: Option<watch::Receiver<bool>>,
 }
@@ -329,8 +359,8 @@ impl axum::serve::Listener for NodeListener {
 
     async fn accept(&mut self) -> (TcpStream, SocketAddr) {
         loop {
-            if self.down.as_ref().is_some_and(|rx| *rx.borrow()) {
-                self.inner = None;
+            if self.down.as_ref().is_some_and(|rx| *rx.borrow()) && self.inner.take().is_some() {
+                self.reserved = reserve(self.addr);
             }
             let NodeListener { inner, down, .. } = self;
             let Some(listener) = inner.as_ref() else {

@@ -1105,6 +1105,11 @@ async fn serve_answers_over_loopback_and_down_nodes_refuse() {
         if down {
             let Err(e) = got else { panic!("{ep:?}: a down node must refuse connections") };
             assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{ep:?}");
+            // The port stays taken: no other program (or parallel test) can be given it
+            // and answer in the down node's name.
+            let addr = ep.url.trim_start_matches("http://").split('/').next().unwrap();
+            let err = std::net::TcpListener::bind(addr).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{ep:?}");
             continue;
         }
         let (status, head, body) = got.unwrap();
