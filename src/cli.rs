@@ -126,6 +126,10 @@ pub struct TrainArgs {
     /// incidents.csv: cluster,node,start,end,label (RFC 3339 or Unix seconds; empty node = every node).
     #[arg(long, requires = "prometheus")]
     pub labels: Option<PathBuf>,
+    /// YAML with the `auth:` and `tls:` blocks (as a cluster's in the config) to reach
+    /// `--prometheus` with; relative paths resolve against the file's directory.
+    #[arg(long = "http.config.file", alias = "http-config-file", requires = "prometheus")]
+    pub http_config_file: Option<PathBuf>,
     /// Extra label matchers for the series, without braces, e.g. `job="cassandra"`.
     #[arg(long, default_value = "")]
     pub selector: String,
@@ -1165,9 +1169,18 @@ async fn train_incidents(args: &TrainArgs) -> Result<u8> {
         args.every,
         args.algo.as_str()
     );
-    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(120)).build()?;
+    let http = match &args.http_config_file {
+        Some(path) => {
+            crate::sources::http_config::HttpConfig::load(path).map_err(Error::HttpConfig)?
+        }
+        None => crate::sources::http_config::HttpConfig::default(),
+    };
+    let (client, credentials) =
+        http.connect(std::time::Duration::from_secs(120)).map_err(Error::HttpConfig)?;
     let started = std::time::Instant::now();
-    let history = incidents::pull(&client, &spec, system, &list, Catalog::builtin()).await?;
+    let history =
+        incidents::pull(&client, credentials.as_ref(), &spec, system, &list, Catalog::builtin())
+            .await?;
     let pulled_s = started.elapsed().as_secs_f64();
     let t = incidents::train(
         &history,

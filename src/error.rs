@@ -32,6 +32,9 @@ pub enum Error {
     /// A bug: a worker task panicked.
     #[error("internal error: {0}")]
     Internal(String),
+    /// An `--http.config.file` that is invalid, or whose CA file or secret cannot be read.
+    #[error("--http.config.file {0}")]
+    HttpConfig(String),
     /// The `--web.config.file` is invalid.
     #[error(transparent)]
     WebConfig(#[from] crate::daemon::web_config::WebConfigError),
@@ -66,6 +69,7 @@ impl Error {
             Error::Config(_)
             | Error::ConfigIssues(_)
             | Error::WebConfig(_)
+            | Error::HttpConfig(_)
             | Error::DaemonConfig(_) => 78,
             _ => 1,
         }

@@ -157,3 +157,143 @@ fn bad_incident_files_are_refused_with_the_line_before_any_request() {
         "{stderr}"
     );
 }
+
+/// Prometheus behind TLS (a private CA) and bcrypt basic auth, as its `--web.config.file`
+/// sets up: `train --prometheus` reaches it with `--http.config.file` (the config's `auth:`
+/// and `tls:` blocks), and says why when the CA or the password is wrong; `advise` reads it
+/// through a cluster's `prometheus:` with the same `auth:` and `tls:`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn train_and_advise_reach_a_prometheus_behind_tls_and_basic_auth() {
+    if Command::new("prometheus").arg("--version").output().is_err() {
+        eprintln!("skipped: the prometheus binary is not installed (apt-get install prometheus)");
+        return;
+    }
+    let dir = TempDir::new("train-incidents-tls");
+    let d = dir.path();
+    if !(common::make_ca(d)
+        && common::make_signed_cert(d, "server", "127.0.0.1", "subjectAltName=IP:127.0.0.1"))
+    {
+        eprintln!("skipped: the openssl CLI is not installed");
+        return;
+    }
+    let hash = bcrypt::hash("correct horse", 4).unwrap();
+    std::fs::write(
+        d.join("web.yml"),
+        format!(
+            "tls_server_config: {{ cert_file: server.pem, key_file: server.key }}\nbasic_auth_users: {{ trainer: '{hash}' }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.join("password"), "correct horse\n").unwrap();
+    std::fs::write(d.join("wrong-password"), "battery staple\n").unwrap();
+
+    let warmup_s = 1800.0;
+    let now = opsadvisor::clock::now_ms();
+    let cluster = ClusterSpec::new("cass", System::Cassandra, 4, HardwareProfile::medium());
+    let spec = SimSpec {
+        start_ms: now - (warmup_s * 1000.0) as i64,
+        warmup_s,
+        clusters: vec![cluster],
+        ..SimSpec::demo(5)
+    };
+    let server = serve(Simulator::new(spec).unwrap(), SPEED).await.unwrap();
+    let (_prometheus, port) = common::start_prometheus(
+        d,
+        &server.endpoints,
+        "scrape_interval: 250ms, scrape_timeout: 240ms",
+        "honor_timestamps: false",
+        "cluster: cass, ",
+        &[format!("--web.config.file={}", d.join("web.yml").display())],
+    );
+    let url = format!("https://127.0.0.1:{port}");
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(d.join("ca.pem")).unwrap()).unwrap();
+    let client = reqwest::Client::builder().tls_certs_only([ca]).build().unwrap();
+    let mut ready = false;
+    for _ in 0..100 {
+        let r = client.get(format!("{url}/-/ready")).basic_auth("trainer", Some("correct horse"));
+        if r.send().await.is_ok_and(|r| r.status().is_success()) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "prometheus did not become ready over https");
+    let from_ms = opsadvisor::clock::now_ms();
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let to_ms = opsadvisor::clock::now_ms() - 500;
+
+    // cass-2 "had" an incident in the second half: both classes are in the training part.
+    let secs = |ms: i64| format!("{:.3}", ms as f64 / 1000.0);
+    let labels = d.join("incidents.csv");
+    std::fs::write(
+        &labels,
+        format!(
+            "cluster,node,start,end,label\ncass,cass-2,{},{},gc_pressure\n",
+            secs(from_ms + 3000),
+            secs(to_ms + 600_000)
+        ),
+    )
+    .unwrap();
+    let http_config = |password: &str| {
+        let path = d.join(format!("http-{password}.yml"));
+        std::fs::write(
+            &path,
+            format!("auth: {{ username: trainer, password_file: {password} }}\ntls: {{ ca_file: ca.pem }}\n"),
+        )
+        .unwrap();
+        path
+    };
+    let train = |http: Option<&std::path::Path>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_opsadvisor"));
+        c.args(["train", "--prometheus", &url, "--labels"])
+            .arg(&labels)
+            .args(["--selector", "job=\"cassandra\"", "--node-label", "node"])
+            .args(["--from", &secs(from_ms), "--to", &secs(to_ms)])
+            .args(["--step", "250ms", "--every", "250ms", "--algo", "tree", "--out"])
+            .arg(d.join("models"));
+        if let Some(h) = http {
+            c.arg("--http.config.file").arg(h);
+        }
+        let out = c.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    let (code, stderr) = train(None);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains(&url) && stderr.contains("TLS certificate rejected"), "{stderr}");
+    let (code, stderr) = train(Some(&http_config("wrong-password")));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("HTTP 401"), "{stderr}");
+    assert!(!stderr.contains("battery staple"), "a secret was printed: {stderr}");
+    let (code, stderr) = train(Some(&http_config("password")));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("trained cassandra tree"), "{stderr}");
+    let bad = d.join("http-bad.yml");
+    std::fs::write(&bad, "auth: { username: trainer }\n").unwrap();
+    let (code, stderr) = train(Some(&bad));
+    assert_eq!(code, Some(78), "{stderr}");
+    assert!(stderr.contains("http-bad.yml") && stderr.contains("password_file"), "{stderr}");
+
+    // advise: a cluster read through Prometheus, with the same auth: and tls: blocks.
+    let config = d.join("opsadvisor.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "clusters:\n  - name: cass\n    system: cassandra\n    auth: {{ username: trainer, password_file: {} }}\n    tls: {{ ca_file: {} }}\n    prometheus: {{ url: '{url}', selector: 'job=\"cassandra\"', node_label: node, range: 5s, step: 250ms }}\n",
+            d.join("password").display(),
+            d.join("ca.pem").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_opsadvisor"))
+        .args(["advise", "--format", "json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let targets = report["targets"].as_array().unwrap();
+    assert!(targets.iter().any(|t| t["up"] == true), "{targets:?}");
+    drop(server);
+}

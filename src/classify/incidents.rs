@@ -446,6 +446,7 @@ impl HistorySpec {
 /// [`ClassifyError::Source`] naming the cluster and what Prometheus answered.
 pub async fn pull(
     client: &reqwest::Client,
+    credentials: Option<&crate::sources::auth::Credentials>,
     spec: &HistorySpec,
     system: System,
     incidents: &[Incident],
@@ -462,14 +463,15 @@ pub async fn pull(
     let mut out = Vec::new();
     for cluster in clusters {
         let cfg = spec.config_for(cluster);
-        let snap = prometheus::collect_range(client, cluster, system, &cfg, catalog, window, None)
-            .await
-            .map_err(|e| {
-                ClassifyError::Source(format!(
-                    "{} (cluster {cluster}): {e}",
-                    crate::sources::redact(&spec.url)
-                ))
-            })?;
+        let snap =
+            prometheus::collect_range(client, cluster, system, &cfg, catalog, window, credentials)
+                .await
+                .map_err(|e| {
+                    ClassifyError::Source(format!(
+                        "{} (cluster {cluster}): {e}",
+                        crate::sources::redact(&spec.url)
+                    ))
+                })?;
         if snap.nodes.is_empty() {
             return Err(ClassifyError::Source(format!(
                 "{}: no {} series for cluster {cluster} (selector `{}`)",

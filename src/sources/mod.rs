@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod config_files;
 pub mod elasticsearch;
 pub mod exposition;
+pub mod http_config;
 pub mod jolokia;
 pub mod prometheus;
 pub mod tls;
@@ -605,7 +606,9 @@ async fn post_json(
 
 /// A reqwest error as a short reason. The TLS reason (unknown issuer, expired, name
 /// mismatch) sits deep in the source chain: it is named, so a missing CA is recognisable.
+/// Without the URL, which the caller names redacted (a URL may carry credentials).
 fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
     let chain = || {
         let mut parts = Vec::new();
         let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
@@ -634,7 +637,7 @@ fn describe(e: reqwest::Error) -> String {
             _ => format!("reading body: {e}"),
         }
     } else {
-        e.without_url().to_string()
+        e.to_string()
     }
 }
 
@@ -680,21 +683,29 @@ pub async fn collect_prometheus(
 ) -> (Vec<Snapshot>, Vec<TargetHealth>) {
     let jobs = config.clusters.iter().filter_map(|c| c.prometheus.as_ref().map(|p| (c, p))).map(
         |(c, p)| async move {
-            let r = match c.auth.as_ref().map(auth::AuthConfig::resolve).transpose() {
-                Ok(credentials) => {
-                    prometheus::collect(
-                        client,
-                        &c.name,
-                        c.system,
-                        p,
-                        catalog,
-                        end_ms,
-                        credentials.flatten().as_ref(),
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
-            };
+            let r = async {
+                // A cluster's `tls:` covers its Prometheus as it covers its targets.
+                let own;
+                let client = match &c.tls {
+                    Some(tls) => {
+                        own = tls.client(config.timeout())?;
+                        &own
+                    }
+                    None => client,
+                };
+                let credentials = c.auth.as_ref().map(auth::AuthConfig::resolve).transpose()?;
+                prometheus::collect(
+                    client,
+                    &c.name,
+                    c.system,
+                    p,
+                    catalog,
+                    end_ms,
+                    credentials.flatten().as_ref(),
+                )
+                .await
+            }
+            .await;
             (c, p, r)
         },
     );

@@ -373,15 +373,9 @@ pub async fn query_range(
         ])
         .send()
         .await
-        .map_err(|e| {
-            if e.is_timeout() {
-                "timeout".to_string()
-            } else {
-                format!("request failed: {}", e.without_url())
-            }
-        })?;
+        .map_err(super::describe)?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| format!("reading body: {}", e.without_url()))?;
+    let body = resp.bytes().await.map_err(super::describe)?;
     if !status.is_success() && status.as_u16() != 400 && status.as_u16() != 422 {
         return Err(format!("HTTP {}", status.as_u16()));
     }

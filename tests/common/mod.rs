@@ -91,6 +91,22 @@ pub(crate) async fn prometheus_scraping(
     job_options: &str,
     extra_labels: &str,
 ) -> (KillOnDrop, String) {
+    let (process, port) = start_prometheus(dir, endpoints, global, job_options, extra_labels, &[]);
+    let url = format!("http://127.0.0.1:{port}");
+    assert!(wait_until_ok(&format!("{url}/-/ready")).await, "prometheus did not become ready");
+    (process, url)
+}
+
+/// [`prometheus_scraping`]'s Prometheus with `extra_args`, started but not waited for (a
+/// `--web.config.file` may need TLS or credentials to ask whether it is ready); its port.
+pub(crate) fn start_prometheus(
+    dir: &std::path::Path,
+    endpoints: &[opsadvisor::simulate::Endpoint],
+    global: &str,
+    job_options: &str,
+    extra_labels: &str,
+    extra_args: &[String],
+) -> (KillOnDrop, u16) {
     let mut scrape = format!("global: {{ {global} }}\nscrape_configs:\n  - job_name: cassandra\n");
     if !job_options.is_empty() {
         scrape.push_str(&format!("    {job_options}\n"));
@@ -114,14 +130,12 @@ pub(crate) async fn prometheus_scraping(
         .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
         .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(extra_args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let process = KillOnDrop(child);
-    let url = format!("http://127.0.0.1:{port}");
-    assert!(wait_until_ok(&format!("{url}/-/ready")).await, "prometheus did not become ready");
-    (process, url)
+    (KillOnDrop(child), port)
 }
 
 /// A 4-node Cassandra cluster simulated 15 minutes in and served 300× fast, with `fault` on
