@@ -53,6 +53,7 @@ pub use server::{Endpoint, EndpointKind, SimServer, serve};
 use fault::Scope;
 /// Where a fault applies (per node, one node, the cluster), for dataset labelling.
 pub(crate) use fault::Scope as FaultScope;
+pub(crate) use workload::rng_for;
 
 /// Simulated milliseconds per integration step.
 const STEP_MS: i64 = 5_000;
