@@ -344,7 +344,9 @@ fn scenarios(
     profile: &HardwareProfile,
     compound: bool,
 ) -> Vec<Scenario> {
-    let nodes = if system == System::Cassandra { 4 } else { 3 };
+    // Cluster sizes vary, so features that compare a node with its peers are learned over
+    // clusters of several sizes, not one.
+    let sizes = if system == System::Cassandra { 3..=6 } else { 3..=5 };
     let prefix = match system {
         System::Cassandra => "cass",
         System::Kafka => "kafka",
@@ -366,6 +368,7 @@ fn scenarios(
                 faults.iter().map(|f| f.as_str()).collect::<Vec<_>>().join("+")
             };
             let name = format!("{prefix}-s{seed}-{}-{tag}", profile.name);
+            let nodes: u32 = rng.random_range(sizes.clone());
             let mut c = ClusterSpec::new(&name, system, nodes, profile.clone());
             // One node carries the per-node faults of the scenario; which one is random.
             let node = c.nodes[rng.random_range(0..nodes as usize)].name.clone();

@@ -13,7 +13,7 @@
 //! and trees learned on the training sizes read a small healthy node's busy CPU and read
 //! latency as a large node's fault (leave-one-profile-out on the training split showed
 //! healthy `small` windows taken for `dropped_mutations`). So the catalogue also gives the
-//! busy, I/O-wait, disk-time and latency gauges as a share of the cluster mean
+//! busy, I/O-wait, disk-time and latency gauges as a share of its peers' mean
 //! (`cpu_busy_share_of_mean`, `write_latency_share_of_mean`…, and the disk fill rate as a
 //! difference from it): the nodes of a cluster share hardware and workload, so a node that
 //! stands out from its peers means the same at any size.

@@ -452,7 +452,9 @@ impl CassandraCluster {
         let read_cost = (1.0 + 0.12 * (spr_mean - 1.0).max(0.0))
             * (1.0 + TABLES[TOMBSTONE_TABLE].read_share * tomb_p99 / 400.0);
         let gc_cores = node.jvm.gc_share() * cores * 0.6;
-        let comp_cores = active_comp * 0.6;
+        // Compaction's CPU follows the bytes it compacts: a throttled compaction (the backlog
+        // fault) mostly sleeps in the rate limiter, so its threads are busy but not its cores.
+        let comp_cores = active_comp * 0.6 * (1.0 - 0.8 * comp);
         let read_cores_avail = (cores - write_cores - comp_cores - gc_cores).max(0.5);
         let cap_r = READS_PER_CORE * read_cores_avail / read_cost;
         let rho_r = local_r / cap_r;

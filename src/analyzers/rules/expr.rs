@@ -9,10 +9,11 @@
 //!
 //! Cluster aggregates (`cluster_mean(x)`, `cluster_count(cond)`, …) evaluate over the rows
 //! of the same cluster, so skew checks ("this broker leads 3× the mean") are plain
-//! expressions. Missing values are null: arithmetic on null is null and a null condition
+//! expressions; `peer_mean(x)` is the mean over the row's peers only (the cluster without
+//! the row). Missing values are null: arithmetic on null is null and a null condition
 //! is false, so an absent feature never fires a rule.
 
-use polars::prelude::{Expr, col, lit, when};
+use polars::prelude::{DataType, Expr, col, lit, when};
 use std::fmt;
 
 /// A parse or type error with the byte offset where it was found.
@@ -147,6 +148,10 @@ pub enum Func {
     Present,
     /// `cluster_mean(x)` over the rows of the row's cluster.
     ClusterMean,
+    /// `peer_mean(x)`: mean over the other rows of the row's cluster (missing without any).
+    /// Unlike `x / cluster_mean(x)`, `x / peer_mean(x)` of one outlier does not shrink as
+    /// the cluster grows (the mean includes the outlier less).
+    PeerMean,
     /// `cluster_max(x)`
     ClusterMax,
     /// `cluster_min(x)`
@@ -160,7 +165,7 @@ pub enum Func {
 }
 
 impl Func {
-    const ALL: [(&'static str, Func); 12] = [
+    const ALL: [(&'static str, Func); 13] = [
         ("min", Func::Min),
         ("max", Func::Max),
         ("abs", Func::Abs),
@@ -168,6 +173,7 @@ impl Func {
         ("default", Func::Default),
         ("present", Func::Present),
         ("cluster_mean", Func::ClusterMean),
+        ("peer_mean", Func::PeerMean),
         ("cluster_max", Func::ClusterMax),
         ("cluster_min", Func::ClusterMin),
         ("cluster_sum", Func::ClusterSum),
@@ -200,9 +206,11 @@ impl Func {
             Func::Clamp => fixed(&[Num, Num, Num], Num),
             Func::Default => fixed(&[Num, Num], Num),
             Func::Present => fixed(&[Num], Bool),
-            Func::ClusterMean | Func::ClusterMax | Func::ClusterMin | Func::ClusterSum => {
-                fixed(&[Num], Num)
-            }
+            Func::ClusterMean
+            | Func::PeerMean
+            | Func::ClusterMax
+            | Func::ClusterMin
+            | Func::ClusterSum => fixed(&[Num], Num),
             Func::ClusterCount => fixed(&[Bool], Num),
             Func::ClusterNodes => fixed(&[], Num),
         }
@@ -713,6 +721,13 @@ impl Ast {
                         x.clone().is_not_null().and(x.is_not_nan())
                     }
                     Func::ClusterMean => over(a.remove(0).mean()),
+                    Func::PeerMean => {
+                        let x = a.remove(0);
+                        let others = over(x.clone().count()).cast(DataType::Float64) - lit(1.0);
+                        when(others.clone().gt(lit(0.0)))
+                            .then((over(x.clone().sum()) - x) / others)
+                            .otherwise(lit(polars::prelude::NULL).cast(DataType::Float64))
+                    }
                     Func::ClusterMax => over(a.remove(0).max()),
                     Func::ClusterMin => over(a.remove(0).min()),
                     Func::ClusterSum => over(a.remove(0).sum()),
@@ -804,6 +819,33 @@ mod tests {
             frame.lazy().select([ast.to_polars().fill_null(false).alias("x")]).collect().unwrap();
         let x: Vec<Option<bool>> = out.column("x").unwrap().bool().unwrap().iter().collect();
         assert_eq!(x, [Some(false), Some(false)]);
+    }
+
+    #[test]
+    fn peer_mean_leaves_the_row_out_and_is_missing_alone_or_when_the_row_is() {
+        use polars::prelude::{DataFrame, IntoLazy, df};
+        let frame: DataFrame = df!(
+            "cluster" => ["c", "c", "c", "c", "solo", "m", "m"],
+            "a" => [Some(1.0), Some(2.0), Some(3.0), Some(6.0), Some(5.0), None, Some(4.0)]
+        )
+        .unwrap();
+        let ast = parse("a / peer_mean(a)").unwrap();
+        assert_eq!(ast.check(&|c: &str| c == "a"), Ok(Type::Num));
+        let out = frame.lazy().select([ast.to_polars().alias("x")]).collect().unwrap();
+        let x: Vec<Option<f64>> = out.column("x").unwrap().f64().unwrap().iter().collect();
+        // c: peers of 6 average (1 + 2 + 3) / 3 = 2; m: the missing row is no peer.
+        assert_eq!(
+            x,
+            [
+                Some(1.0 / (11.0 / 3.0)),
+                Some(2.0 / (10.0 / 3.0)),
+                Some(1.0),
+                Some(3.0),
+                None,
+                None,
+                None
+            ]
+        );
     }
 
     #[test]
