@@ -18,7 +18,8 @@ fn opsadvisor(args: &[&str]) -> (i32, String, String) {
 }
 
 fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("opsadvisor-cli-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -201,7 +202,8 @@ fn check_metrics_reads_a_real_scrape() {
 
 #[test]
 fn capture_then_advise_from_the_bundle_offline() {
-    let dir = std::env::temp_dir().join(format!("opsadvisor-cli-bundle-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-bundle-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let (code, _, err) =
         opsadvisor(&["capture", "--demo", "--duration", "2s", "--out", dir.to_str().unwrap()]);

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 fn bin() -> &'static Path {
     static COPY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     COPY.get_or_init(|| {
-        let copy =
-            std::env::temp_dir().join(format!("opsadvisor-daemon-test-{}", std::process::id()));
+        let copy = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("daemon-test-{}", std::process::id()));
         std::fs::copy(env!("CARGO_BIN_EXE_opsadvisor"), &copy).unwrap();
         copy
     })

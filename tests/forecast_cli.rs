@@ -6,7 +6,8 @@
 use std::process::Command;
 
 fn run(csv: &str, args: &[&str]) -> (i32, String, String) {
-    let dir = std::env::temp_dir().join(format!("opsadvisor-forecast-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("forecast-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("s{}.csv", csv.len()));
     std::fs::write(&path, csv).unwrap();

@@ -657,6 +657,12 @@ mod tests {
         Db { ob: Outbox::open(&dir.join("o.sqlite")).unwrap(), _dir: dir }
     }
 
+    impl Drop for Db {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self._dir);
+        }
+    }
+
     fn cycle(
         ob: &mut Outbox,
         now: i64,
