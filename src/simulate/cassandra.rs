@@ -409,7 +409,8 @@ impl CassandraCluster {
         };
         // compaction_throughput is shared by the running compactions; a throttled node
         // (the backlog fault) compacts at a fraction of the normal speed.
-        let comp_bps = active_comp * 16e6 * (1.0 - 0.8 * comp);
+        let comp_throttle = 1.0 - 0.8 * comp;
+        let comp_bps = active_comp * 16e6 * comp_throttle;
         node.bytes_compacted += (comp_bps * dt).round();
         let blocked = if comp > 0.0 && node.pending_compactions > 32.0 {
             ((node.pending_compactions - 32.0) / 20.0).min(12.0).round().max(1.0)
@@ -454,7 +455,7 @@ impl CassandraCluster {
         let gc_cores = node.jvm.gc_share() * cores * 0.6;
         // Compaction's CPU follows the bytes it compacts: a throttled compaction (the backlog
         // fault) mostly sleeps in the rate limiter, so its threads are busy but not its cores.
-        let comp_cores = active_comp * 0.6 * (1.0 - 0.8 * comp);
+        let comp_cores = active_comp * 0.6 * comp_throttle;
         let read_cores_avail = (cores - write_cores - comp_cores - gc_cores).max(0.5);
         let cap_r = READS_PER_CORE * read_cores_avail / read_cost;
         let rho_r = local_r / cap_r;
