@@ -102,6 +102,7 @@ async fn rest_api_and_elasticsearch_exporter_give_the_same_features() {
         "es_search_queue",
         "fd_used_ratio",
         "es_indexing_throttled",
+        "es_search_pool_busy_ratio",
     ] {
         assert!(
             compared.contains(&must),

@@ -47,6 +47,15 @@ pub const SIZE_DEPENDENT: &[&str] = &[
     "heap_target_bytes",
     "cfg_heap_max_bytes",
     "cfg_heap_initial_bytes",
+    // Throughput and pool sizes that grow with the node and its load; the classifier reads
+    // the shares they make (`es_search_rejected_ratio`, `es_search_pool_busy_ratio`,
+    // `es_merge_throttled_ratio`).
+    "es_search_completed_per_second",
+    "es_search_rejected_per_second",
+    "es_search_threads",
+    "es_search_active",
+    "es_merge_seconds_per_second",
+    "es_merge_throttled_seconds_per_second",
 ];
 
 /// Whether a classifier reads `feature`.

@@ -857,6 +857,13 @@ fn search_rejections_fill_the_search_queue() {
     assert!(b["thread_pool"]["search"]["rejected"].as_u64().unwrap() > 10_000);
     assert_eq!(g["thread_pool"]["search"]["rejected"], 0);
     assert!(g["thread_pool"]["search"]["queue"].as_u64().unwrap() < 5);
+    // Every search thread busy (`es_search_pool_busy_ratio` 1), whatever the pool's size.
+    let busy = |n: &serde_json::Value| {
+        let p = &n["thread_pool"]["search"];
+        p["active"].as_f64().unwrap() / p["threads"].as_f64().unwrap()
+    };
+    assert_eq!(busy(&b), 1.0);
+    assert!(busy(&g) < 0.5, "{}", busy(&g));
 }
 
 #[test]
