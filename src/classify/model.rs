@@ -112,8 +112,11 @@ impl PartialEq for Compiled {
     }
 }
 
-/// Rows below which [`Model::predict`] stays on the calling thread.
-const PARALLEL_FROM: usize = 4096;
+/// Tree walks (rows × trees) below which [`Model::predict`] stays on the calling thread:
+/// about a millisecond of work, where starting a thread costs tens of microseconds. Counted
+/// in rows alone, a single tree on a few thousand rows went to two threads and ran at a
+/// fifth of one thread's rate (the threads' start-up outweighed the walk).
+const PARALLEL_FROM: usize = 1 << 16;
 
 /// Training rows: feature columns (NaN = missing) and a class index per row.
 pub struct TrainSet<'a> {
@@ -248,21 +251,24 @@ impl Model {
             .collect()
     }
 
-    /// [`Model::predict`] on at most `threads` threads (one below [`PARALLEL_FROM`] rows):
-    /// benches measure one core with `threads = 1`.
+    /// [`Model::predict`] on at most `threads` threads (one below [`PARALLEL_FROM`] tree
+    /// walks), the calling thread taking the first share: benches measure one core with
+    /// `threads = 1`.
     pub fn predict_on(&self, columns: &[Vec<f64>], threads: usize) -> Vec<usize> {
         let n = columns.first().map_or(0, Vec::len);
         let flat = self.flat();
         let mut out = vec![0usize; n];
-        let threads = if n < PARALLEL_FROM { 1 } else { threads.max(1) };
+        let walks = n.saturating_mul(self.trees.len());
+        let threads = if walks < PARALLEL_FROM { 1 } else { threads.max(1) };
         let chunk = n.div_ceil(threads).max(1);
         std::thread::scope(|s| {
-            for (k, part) in out.chunks_mut(chunk).enumerate() {
-                if threads == 1 {
-                    flat.predict_into(columns, 0, part);
-                } else {
-                    s.spawn(move || flat.predict_into(columns, k * chunk, part));
-                }
+            let mut parts = out.chunks_mut(chunk);
+            let first = parts.next();
+            for (k, part) in parts.enumerate() {
+                s.spawn(move || flat.predict_into(columns, (k + 1) * chunk, part));
+            }
+            if let Some(part) = first {
+                flat.predict_into(columns, 0, part);
             }
         });
         out
@@ -528,6 +534,7 @@ mod tests {
                     .collect()
             })
             .collect();
+        assert!(n * m.trees.len() >= PARALLEL_FROM, "enough walks for two threads");
         let got = m.predict(&cols);
         for (i, (&g, want)) in got.iter().zip(m.predict_by_walk(&cols)).enumerate() {
             assert_eq!(g, want, "row {i}");
