@@ -17,6 +17,11 @@
 //! (`cpu_busy_share_of_mean`, `write_latency_share_of_mean`…, and the disk fill rate as a
 //! difference from it): the nodes of a cluster share hardware and workload, so a node that
 //! stands out from its peers means the same at any size.
+//!
+//! For the same reason the Elasticsearch search and merge rates, and the search pool's size,
+//! are not inputs: a larger node serves, rejects and merges more per second under the same
+//! fault. The classifier reads the shares they make instead (`es_search_pool_busy_ratio`,
+//! `es_search_rejected_ratio`, `es_merge_throttled_ratio`).
 
 /// Features that measure the node's size (or scale with it) and are not classifier inputs.
 pub const SIZE_DEPENDENT: &[&str] = &[
@@ -47,9 +52,7 @@ pub const SIZE_DEPENDENT: &[&str] = &[
     "heap_target_bytes",
     "cfg_heap_max_bytes",
     "cfg_heap_initial_bytes",
-    // Throughput and pool sizes that grow with the node and its load; the classifier reads
-    // the shares they make (`es_search_rejected_ratio`, `es_search_pool_busy_ratio`,
-    // `es_merge_throttled_ratio`).
+    // Throughput and pool sizes that grow with the node (see the module comment).
     "es_search_completed_per_second",
     "es_search_rejected_per_second",
     "es_search_threads",

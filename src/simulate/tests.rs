@@ -857,7 +857,7 @@ fn search_rejections_fill_the_search_queue() {
     assert!(b["thread_pool"]["search"]["rejected"].as_u64().unwrap() > 10_000);
     assert_eq!(g["thread_pool"]["search"]["rejected"], 0);
     assert!(g["thread_pool"]["search"]["queue"].as_u64().unwrap() < 5);
-    // Every search thread busy (`es_search_pool_busy_ratio` 1), whatever the pool's size.
+    // Every search thread of the faulty node busy: its `es_search_pool_busy_ratio` is 1.
     let busy = |n: &serde_json::Value| {
         let p = &n["thread_pool"]["search"];
         p["active"].as_f64().unwrap() / p["threads"].as_f64().unwrap()
