@@ -476,7 +476,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
                 eprintln!("{e}");
             }
             println!("{} rule(s) OK, {} problem(s)", set.rules.len(), set.errors.len());
-            Ok(if set.errors.is_empty() { 0 } else { 2 })
+            // 1, as `promtool check rules`; 2 is for bad flags.
+            Ok(u8::from(!set.errors.is_empty()))
         }
     }
 }
