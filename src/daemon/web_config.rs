@@ -469,7 +469,25 @@ fn build_tls(
 mod tests {
     use super::*;
 
-    fn load(text: &str) -> Result<WebConfig, WebConfigError> {
+    /// A loaded config and its directory, removed when the test drops it (not before:
+    /// [`WebConfig::current`] looks at the file again).
+    #[derive(Debug)]
+    struct Loaded(WebConfig, std::path::PathBuf);
+
+    impl std::ops::Deref for Loaded {
+        type Target = WebConfig;
+        fn deref(&self) -> &WebConfig {
+            &self.0
+        }
+    }
+
+    impl Drop for Loaded {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+
+    fn load(text: &str) -> Result<Loaded, WebConfigError> {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let dir =
@@ -477,7 +495,14 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("web.yml");
         std::fs::write(&p, text).unwrap();
-        WebConfig::load(&p)
+        let loaded = WebConfig::load(&p);
+        match loaded {
+            Ok(w) => Ok(Loaded(w, dir)),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
     }
 
     #[test]
