@@ -19,9 +19,10 @@
 //! stands out from its peers means the same at any size.
 //!
 //! For the same reason the Elasticsearch search and merge rates, and the search pool's size,
-//! are not inputs: a larger node serves, rejects and merges more per second under the same
-//! fault. The classifier reads the shares they make instead (`es_search_pool_busy_ratio`,
-//! `es_search_rejected_ratio`, `es_merge_throttled_ratio`).
+//! are not inputs: under the same search surge a larger node serves more searches per second
+//! and rejects fewer (on the largest simulated profile, none). The classifier reads the
+//! shares they make instead (`es_search_pool_busy_ratio`, `es_search_rejected_ratio`,
+//! `es_merge_throttled_ratio`).
 
 /// Features that measure the node's size (or scale with it) and are not classifier inputs.
 pub const SIZE_DEPENDENT: &[&str] = &[
