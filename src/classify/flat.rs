@@ -41,6 +41,13 @@ struct Node {
     next: u32,
 }
 
+impl Node {
+    /// Leaf `id`: loops to itself, as no value is above an infinite threshold.
+    fn leaf(id: u32) -> Node {
+        Node { threshold: f64::INFINITY, offset: 0, next: id }
+    }
+}
+
 /// Class shares are stored and summed in groups of this many lanes (padded with zeros), so
 /// the per-leaf addition is a fixed-width loop the compiler turns into vector adds.
 const LANES: usize = 8;
@@ -88,8 +95,7 @@ impl Flat {
         // instead of checking it against the length.
         let padded = f.nodes.len().max(1).next_power_of_two();
         while f.nodes.len() < padded {
-            let id = f.nodes.len() as u32;
-            f.nodes.push(Node { threshold: f64::INFINITY, offset: 0, next: id });
+            f.nodes.push(Node::leaf(f.nodes.len() as u32));
             f.leaf.push(u32::MAX);
         }
         f
@@ -108,7 +114,7 @@ impl Flat {
                 let slot = (self.values.len() / self.stride) as u32;
                 self.values.extend_from_slice(t.node_value(i));
                 self.values.resize(self.values.len().next_multiple_of(self.stride), 0);
-                self.nodes.push(Node { threshold: f64::INFINITY, offset: 0, next: id });
+                self.nodes.push(Node::leaf(id));
                 self.leaf.push(slot);
             } else {
                 let next = (base + order.len()) as u32;

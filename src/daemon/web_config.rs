@@ -495,8 +495,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("web.yml");
         std::fs::write(&p, text).unwrap();
-        let loaded = WebConfig::load(&p);
-        match loaded {
+        match WebConfig::load(&p) {
             Ok(w) => Ok(Loaded(w, dir)),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
