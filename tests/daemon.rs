@@ -19,18 +19,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The binary under test, copied once per test process: builds of other branches sharing a
-/// target directory may replace the original while the tests run.
-fn bin() -> &'static Path {
-    static COPY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    COPY.get_or_init(|| {
-        let copy = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("daemon-test-{}", std::process::id()));
-        std::fs::copy(env!("CARGO_BIN_EXE_opsadvisor"), &copy).unwrap();
-        copy
-    })
-}
-
 /// A Kafka broker exposition with `offline` leaderless partitions.
 fn broker(offline: u32) -> String {
     format!(
@@ -98,7 +86,7 @@ fn spawn_with(
     // Logs go to a file: a pipe nobody drains would block a chatty daemon.
     let log = storage.with_extension(format!("log.{port}"));
     let file = std::fs::File::create(&log).unwrap();
-    let mut cmd = Command::new(bin());
+    let mut cmd = Command::new(common::binary());
     cmd.args(["daemon", "--config"])
         .arg(config)
         .arg("--storage.path")
@@ -492,7 +480,7 @@ fn an_invalid_config_at_start_exits_78_naming_the_problem() {
     let dir = TempDir::new("daemon-bad");
     let cfg = dir.path().join("bad.yaml");
     write(&cfg, "clusters:\n  - name: x\n    system: mongodb\n");
-    let out = Command::new(bin())
+    let out = Command::new(common::binary())
         .args(["daemon", "--config"])
         .arg(&cfg)
         .arg("--storage.path")
@@ -732,7 +720,7 @@ fn a_listen_address_in_use_exits_1_and_one_that_does_not_parse_exits_2() {
     let dir = TempDir::new("daemon-bind");
     let cfg = config(dir.path(), "http://127.0.0.1:9/metrics", "");
     let run = |address: &str| {
-        Command::new(bin())
+        Command::new(common::binary())
             .args(["daemon", "--config"])
             .arg(&cfg)
             .arg("--storage.path")

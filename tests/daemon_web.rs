@@ -13,17 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The binary under test, copied once per test process (a rebuild may replace the original).
-fn bin() -> &'static Path {
-    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    COPY.get_or_init(|| {
-        let copy =
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("web-test-{}", std::process::id()));
-        std::fs::copy(env!("CARGO_BIN_EXE_opsadvisor"), &copy).unwrap();
-        copy
-    })
-}
-
 /// `ca.pem`, a server certificate `server.pem`/`server.key` for localhost and 127.0.0.1, and
 /// a client certificate `client.pem`/`client.key`, all signed by the CA.
 fn make_certs(dir: &Path) -> bool {
@@ -58,7 +47,7 @@ fn spawn(dir: &Path, args: &[&str]) -> Daemon {
     let port = free_port();
     let log = dir.join(format!("daemon.{port}.log"));
     let file = std::fs::File::create(&log).unwrap();
-    let child = Command::new(bin())
+    let child = Command::new(common::binary())
         .args(["daemon", "--config"])
         .arg(config(dir))
         .arg("--storage.path")
@@ -256,7 +245,7 @@ fn a_bad_web_config_file_exits_78_naming_the_file_and_the_field() {
     let run = |web_text: &str| {
         let web = dir.path().join("bad-web.yml");
         std::fs::write(&web, web_text).unwrap();
-        let out = Command::new(bin())
+        let out = Command::new(common::binary())
             .args(["daemon", "--config"])
             .arg(config(dir.path()))
             .arg("--storage.path")
@@ -293,7 +282,7 @@ fn a_bad_web_config_file_exits_78_naming_the_file_and_the_field() {
         );
     }
     // A telemetry path that collides with the API is a usage error (2).
-    let out = Command::new(bin())
+    let out = Command::new(common::binary())
         .args(["daemon", "--config"])
         .arg(config(dir.path()))
         .args(["--web.telemetry-path", "/-/ready"])

@@ -39,14 +39,6 @@ const RULES: usize = 10;
 /// Brokers that go bad together.
 const BATCH: usize = 5;
 
-/// The binary under test, copied once: builds of other branches sharing a target directory
-/// may replace the original while the test runs.
-fn bin(test: &str) -> std::path::PathBuf {
-    let copy = std::env::temp_dir().join(format!("opsadvisor-{test}-{}", std::process::id()));
-    std::fs::copy(env!("CARGO_BIN_EXE_opsadvisor"), &copy).unwrap();
-    copy
-}
-
 /// Starts the daemon on the test's config and storage, logging to one file across restarts.
 #[derive(Clone)]
 struct Spawner {
@@ -161,8 +153,12 @@ async fn kill_9_the_daemon_repeatedly_while_1000_notifications_flow_loses_none_a
     std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
     let config = config(dir.path(), &brokers_url, &pd_url, &key);
     let storage = dir.path().join("data");
-    let spawner =
-        Spawner { bin: bin("kill9"), config, storage, log: dir.path().join("daemon.log") };
+    let spawner = Spawner {
+        bin: common::binary().to_path_buf(),
+        config,
+        storage,
+        log: dir.path().join("daemon.log"),
+    };
 
     // The killer: SIGKILL at 250..=650 ms after each start, restart at once, until told to
     // stop; then one last daemon runs undisturbed.
@@ -244,7 +240,6 @@ async fn kill_9_the_daemon_repeatedly_while_1000_notifications_flow_loses_none_a
     );
     assert!(kills >= 8, "only {kills} kills landed while notifications flowed");
     assert!(repeats <= kills + st.lost, "{repeats} repeats > {kills} kills + {} lost", st.lost);
-    let _ = std::fs::remove_file(&spawner.bin);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,7 +253,7 @@ async fn sigterm_delivers_what_is_queued_before_exiting() {
     let key = dir.path().join("key");
     std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
     let spawner = Spawner {
-        bin: bin("sigterm-flush"),
+        bin: common::binary().to_path_buf(),
         config: config(dir.path(), &brokers_url, &pd_url, &key),
         storage: dir.path().join("data"),
         log: dir.path().join("daemon.log"),
@@ -284,7 +279,6 @@ async fn sigterm_delivers_what_is_queued_before_exiting() {
         "{sent_at_term} of 50 were sent before the SIGTERM: make the receiver slower"
     );
     assert_eq!(incidents, 50, "the queue was flushed before exiting:\n{log}");
-    let _ = std::fs::remove_file(&spawner.bin);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,7 +291,7 @@ async fn sighup_with_a_new_sink_url_sends_from_then_on_to_the_new_receiver() {
     let key = dir.path().join("key");
     std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
     let spawner = Spawner {
-        bin: bin("sighup-sinks"),
+        bin: common::binary().to_path_buf(),
         config: config(dir.path(), &brokers_url, &old_url, &key),
         storage: dir.path().join("data"),
         log: dir.path().join("daemon.log"),
@@ -340,5 +334,4 @@ async fn sighup_with_a_new_sink_url_sends_from_then_on_to_the_new_receiver() {
     assert_eq!(old_rx.log().len(), old_requests, "the old receiver was still sent to");
     assert!(!log.contains("0123456789abcdef0123456789abcdef"), "the routing key was logged");
     drop(child);
-    let _ = std::fs::remove_file(&spawner.bin);
 }

@@ -26,6 +26,24 @@ pub(crate) async fn refused_url() -> String {
     format!("http://{addr}/metrics")
 }
 
+/// The binary under test, pinned once per test process: a rebuild sharing the target
+/// directory may replace the original while the tests run. A hard link keeps the built file
+/// without writing a copy; a copy being written while a parallel test forks makes that
+/// child hold it open for writing, and running it then fails with "Text file busy"
+/// (`notify_kill` failed so in a CI run). A copy only where linking is not possible.
+pub(crate) fn binary() -> &'static std::path::Path {
+    static PINNED: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PINNED.get_or_init(|| {
+        let pinned = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("opsadvisor-{}", std::process::id()));
+        let _ = std::fs::remove_file(&pinned);
+        if std::fs::hard_link(env!("CARGO_BIN_EXE_opsadvisor"), &pinned).is_err() {
+            std::fs::copy(env!("CARGO_BIN_EXE_opsadvisor"), &pinned).unwrap();
+        }
+        pinned
+    })
+}
+
 /// A directory removed on drop.
 pub(crate) struct TempDir(std::path::PathBuf);
 
