@@ -11,7 +11,7 @@
 //! (NaN) compares false and goes left, as in [`super::tree`]; thresholds stay `f64`, so every
 //! comparison, ties included, is the tree's own.
 //!
-//! Five things keep a step cheap:
+//! Six things keep a step cheap:
 //! - the block's values of the features the trees read are first copied into one small
 //!   array (`feature × BLOCK + row`), so a step reads one cache-resident value instead of
 //!   going through the caller's column vectors;
@@ -24,7 +24,10 @@
 //!   indices rather than checking them (the masks change no index): 10 % fewer
 //!   instructions in all (callgrind), as the crate forbids `unsafe` unchecked indexing;
 //! - a step tells whether any row moved by summing how far each moved (a step never goes
-//!   back), one instruction fewer than comparing and or-ing: 4 % fewer in all.
+//!   back), one instruction fewer than comparing and or-ing: 4 % fewer in all;
+//! - a step always takes all [`BLOCK`] rows, four at a time, so the compiler unrolls it:
+//!   8 % fewer (eight at a time did not do better). The rows past the end of a short last
+//!   block walk whatever the block copy holds, and their leaves are never read.
 //!
 //! A leaf keeps where its class shares start in its own node, and the shares are added a
 //! fixed group of [`LANES`] at a time, as vector adds (4 % fewer instructions than a
@@ -201,9 +204,7 @@ impl Flat {
     /// `out` (`row * groups + group`).
     fn accumulate(&self, block: &[f64], out: &mut [[u32; LANES]]) {
         let k = self.groups;
-        let rows = out.len() / k;
         let mut at = [0u32; BLOCK];
-        let at = &mut at[..rows];
         // Both lengths are powers of two, and every index is already below them: the masks
         // change nothing but let the compiler drop two bounds checks from each step.
         let (node_mask, block_mask) = (self.nodes.len() - 1, block.len() - 1);
@@ -214,12 +215,14 @@ impl Flat {
                 // Children come after their parent and a leaf loops to itself, so a step
                 // never moves a row back: the rows moved if their steps sum above zero.
                 let mut moved = 0usize;
-                for (r, a) in at.iter_mut().enumerate() {
-                    let n = nodes[*a as usize & node_mask];
-                    let x = block[(n.offset as usize + r) & block_mask];
-                    let next = n.next + u32::from(x > n.threshold);
-                    moved += (next - *a) as usize;
-                    *a = next;
+                for (q, quad) in at.chunks_exact_mut(4).enumerate() {
+                    for (j, a) in quad.iter_mut().enumerate() {
+                        let n = nodes[*a as usize & node_mask];
+                        let x = block[(n.offset as usize + 4 * q + j) & block_mask];
+                        let next = n.next + u32::from(x > n.threshold);
+                        moved += (next - *a) as usize;
+                        *a = next;
+                    }
                 }
                 if moved == 0 {
                     break;
