@@ -67,12 +67,15 @@ def sklearn_side(df, features, params, algo):
         part = df.filter(pl.col("split") == split)
         pred = clf.predict(part.select(features).to_numpy().astype(np.float64))
         scores[split] = f1_score(part["label"].to_numpy(), pred, average="macro")
+    # The best of three timings of at least 1 M rows each, as `train --report-json` times ours.
     reps = max(1, int(np.ceil(1_000_000 / max(1, len(xh)))))
-    t = time.perf_counter()
-    for _ in range(reps):
-        clf.predict(xh)
-    predict_s = time.perf_counter() - t
-    return {"fit_seconds": fit_s, "rows_per_second": reps * len(xh) / predict_s, "macro_f1": scores}
+    rates = []
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in range(reps):
+            clf.predict(xh)
+        rates.append(reps * len(xh) / (time.perf_counter() - t))
+    return {"fit_seconds": fit_s, "rows_per_second": max(rates), "macro_f1": scores}
 
 
 def main():
