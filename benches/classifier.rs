@@ -85,7 +85,7 @@ fn main() {
                 black_box(tree.predict_on(black_box(&tree_cols), 1));
             }),
         ];
-        let mut best = [(f64::MAX, f64::MAX); 4];
+        let mut best = vec![(f64::MAX, f64::MAX); variants.len()];
         for _ in 0..ROUNDS {
             for ((_, reps, f), best) in variants.iter_mut().zip(&mut best) {
                 let (wall, cpu) = time(*reps, &mut **f);

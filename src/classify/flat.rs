@@ -121,17 +121,12 @@ impl Flat {
                 .map_or(0, u32::from);
             largest_share.push(largest);
         }
+        f.gain_after = vec![0; largest_share.len()];
         let mut after = 0u32;
-        f.gain_after = largest_share
-            .iter()
-            .rev()
-            .map(|&g| {
-                let a = after;
-                after += g;
-                a
-            })
-            .collect();
-        f.gain_after.reverse();
+        for (gain, &largest) in f.gain_after.iter_mut().zip(&largest_share).rev() {
+            *gain = after;
+            after += largest;
+        }
         // A row's leading class holds at most the largest shares of the trees walked so far.
         let mut before = 0u32;
         f.decide_from = largest_share
