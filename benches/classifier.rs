@@ -1,12 +1,12 @@
-//! Forest prediction throughput on one core, against peers measured in the same run.
+//! Forest prediction throughput, against peers measured in the same run.
 //!
 //! The held-out rows of the shipped dataset (`datasets/sim`, both held-out splits, as
-//! `classifier_vs_sklearn.py` and `train --report-json` use) through each system's
-//! shipped forest: the flattened block walk ([`Model::predict_on`] with one thread, what
-//! `advise` and `eval` use; and with two, as [`Model::predict`] runs on two cores and
-//! scikit-learn's side of `classifier_vs_sklearn.py` has `n_jobs=2`), and as peers the same trees walked row by row, unflattened
-//! (`Tree::leaf`, the walk the decision path and contributions use), and the shipped single
-//! tree (flattened). The target is 1 M rows/s for the forest.
+//! `classifier_vs_sklearn.py` and `train --report-json` use) through each system's shipped
+//! forest: the flattened block walk ([`Model::predict_on`]) on one thread, what `advise` and
+//! `eval` use, and on two, as [`Model::predict`] runs on two cores and scikit-learn's side of
+//! `classifier_vs_sklearn.py` has `n_jobs=2`; as peers, the same trees walked row by row,
+//! unflattened (`Tree::leaf`, the walk the decision path and contributions use), and the
+//! shipped single tree (flattened). The target is 1 M rows/s for the forest.
 //!
 //!     cargo bench --bench classifier
 //!
